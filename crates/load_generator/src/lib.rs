@@ -1,0 +1,2 @@
+//! The load generator: workload -> schedule -> protocol session -> recorder
+//! -> results archive.

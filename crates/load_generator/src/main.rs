@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("load-generator: not built yet");
+    std::process::exit(2);
+}

@@ -1,0 +1,2 @@
+//! The testbed: a local backend that speaks Convex's wire protocols and
+//! serves the benchmark function set natively. It is a stand-in, not Convex.

@@ -1,0 +1,45 @@
+//! `cargo xtask test`: every suite, in order of how fast it fails.
+
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use xshell::{Shell, cmd};
+
+#[derive(clap::Args)]
+pub struct TestArgs {
+    /// Skip `cargo fmt --check` and clippy (for a quick local loop).
+    #[arg(long)]
+    pub no_lint: bool,
+}
+
+/// Node-based suites: a folder with a `package.json` whose `test` script
+/// runs them. Added here as the issues that bring them land.
+const NODE_SUITES: &[&str] = &[];
+
+pub fn run(sh: &Shell, args: &TestArgs) -> anyhow::Result<()> {
+    if !args.no_lint {
+        cmd!(sh, "cargo fmt --all --check")
+            .run()
+            .context("formatting differs: run `cargo fmt --all`")?;
+        cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run()?;
+    }
+    cmd!(sh, "cargo test --workspace").run()?;
+    for suite in NODE_SUITES {
+        run_node_suite(sh, Path::new(suite))?;
+    }
+    Ok(())
+}
+
+/// Installs a suite's packages from its committed lockfile when they are
+/// missing, then runs its `test` script.
+fn run_node_suite(sh: &Shell, dir: &Path) -> anyhow::Result<()> {
+    if !dir.join("package-lock.json").is_file() {
+        bail!("{}: package-lock.json is missing; commit it", dir.display());
+    }
+    let _dir = sh.push_dir(dir);
+    if !sh.path_exists("node_modules") {
+        cmd!(sh, "npm ci --no-audit --no-fund").run()?;
+    }
+    cmd!(sh, "npm test").run()?;
+    Ok(())
+}
