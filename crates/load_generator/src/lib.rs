@@ -1,2 +1,5 @@
 //! The load generator: workload -> schedule -> protocol session -> recorder
 //! -> results archive.
+
+pub mod scenario;
+pub mod workload;
