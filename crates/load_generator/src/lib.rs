@@ -2,5 +2,7 @@
 //! -> results archive.
 
 pub mod protocol;
+pub mod run_env;
 pub mod scenario;
+pub mod scenarios;
 pub mod workload;
