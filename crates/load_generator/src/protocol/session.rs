@@ -412,11 +412,13 @@ fn prepare(path: &str, args: JsonValue) -> Result<(UdfPath, SerializedArgs), Fai
     Ok((path, args))
 }
 
-/// Reads until the Transition that answers the setup frames.
+/// Reads Transitions until one reaches the versions the setup frames asked
+/// for (the server may answer Authenticate and ModifyQuerySet separately).
 async fn first_transition(
     stream: &mut SplitStream<Ws>,
     authenticated: bool,
 ) -> anyhow::Result<StateVersion> {
+    let mut version = StateVersion::initial();
     loop {
         let message = stream
             .next()
@@ -437,16 +439,13 @@ async fn first_transition(
                 ..
             } => {
                 anyhow::ensure!(
-                    start_version == StateVersion::initial(),
-                    "the first Transition starts at {start_version:?}, not the initial version"
+                    start_version == version,
+                    "a setup Transition starts at {start_version:?}, not at {version:?}"
                 );
-                if end_version.query_set >= 1 && (!authenticated || end_version.identity >= 1) {
-                    return Ok(end_version);
+                version = end_version;
+                if version.query_set >= 1 && (!authenticated || version.identity >= 1) {
+                    return Ok(version);
                 }
-                anyhow::bail!(
-                    "the first Transition ends at {end_version:?}, which does not cover the setup (query set 1{})",
-                    if authenticated { ", identity 1" } else { "" }
-                );
             }
             ServerMessage::AuthError { error_message, .. } => {
                 anyhow::bail!("the server rejected the admin key: {error_message}")
