@@ -176,9 +176,11 @@ impl Scenario for HoldSubscriptions {
                     return;
                 }
             };
-            let hold_until = tokio::time::Instant::now() + self.spec.hold;
+            let held_since = tokio::time::Instant::now();
+            let hold_until = held_since + self.spec.hold;
             if let Some(interval) = self.spec.invalidation_interval {
-                let mut next = tokio::time::Instant::now() + interval;
+                // Ticks at interval, 2 x interval, ... up to the hold's end.
+                let mut next = held_since + interval;
                 while next <= hold_until {
                     tokio::time::sleep_until(next).await;
                     let due = next.into_std();
