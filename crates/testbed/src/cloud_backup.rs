@@ -88,10 +88,11 @@ fn error(status: StatusCode, code: &str, message: String) -> Response {
     (status, Json(json!({"code": code, "message": message}))).into_response()
 }
 
-/// Bearer-token check; the token is compared, never echoed or logged.
-fn authorize(inner: &Inner, headers: &HeaderMap) -> Result<(), Response> {
+/// Bearer-token check: `Some(rejection)` unless the right token is
+/// presented. The token is compared, never echoed or logged.
+fn reject_unauthorized(inner: &Inner, headers: &HeaderMap) -> Option<Response> {
     let Some(expected) = inner.config.access_token.as_deref() else {
-        return Err(error(
+        return Some(error(
             StatusCode::UNAUTHORIZED,
             "Unauthenticated",
             "the provisioning API stand-in is disabled: start the testbed with --access-token"
@@ -103,13 +104,13 @@ fn authorize(inner: &Inner, headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match presented {
-        None => Err(error(
+        None => Some(error(
             StatusCode::UNAUTHORIZED,
             "Unauthenticated",
             "missing `Authorization: Bearer <access token>` header".into(),
         )),
-        Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => Ok(()),
-        Some(_) => Err(error(
+        Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => None,
+        Some(_) => Some(error(
             StatusCode::UNAUTHORIZED,
             "Unauthenticated",
             "the access token is not valid for this deployment".into(),
@@ -189,7 +190,7 @@ async fn request_backup(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(resp) = authorize(&inner, &headers) {
+    if let Some(resp) = reject_unauthorized(&inner, &headers) {
         return resp;
     }
     // The body is optional; when present it may carry `includeStorage`.
@@ -236,7 +237,7 @@ async fn get_backup_of_deployment(
     Path((deployment, backup)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(resp) = authorize(&inner, &headers) {
+    if let Some(resp) = reject_unauthorized(&inner, &headers) {
         return resp;
     }
     inner.lookup(&backup, Some(&deployment))
@@ -247,7 +248,7 @@ async fn get_backup(
     Path(backup): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(resp) = authorize(&inner, &headers) {
+    if let Some(resp) = reject_unauthorized(&inner, &headers) {
         return resp;
     }
     inner.lookup(&backup, None)
