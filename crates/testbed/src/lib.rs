@@ -4,5 +4,6 @@
 pub mod cloud_backup;
 pub mod search_index;
 pub mod site_routes;
+pub mod snapshot_export;
 pub mod snapshot_zip;
 pub mod vector_index;
