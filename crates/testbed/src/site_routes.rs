@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 /// Delay between the two chunks of `/streaming`.
 pub const STREAMING_CHUNK_GAP: Duration = Duration::from_millis(20);
 /// The two chunks `/streaming` sends, in order.
-pub const STREAMING_CHUNKS: [&str; 2] = ["first chunk\n", "second chunk\n"];
+pub const STREAMING_CHUNKS: [&str; 2] = ["<html>", "</html>"];
 /// Body of every 404 (Convex's wording).
 pub const NOT_FOUND_BODY: &str = "No matching routes found";
 
@@ -52,7 +52,7 @@ fn streaming() -> Response {
         ))
     });
     (
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        [(header::CONTENT_TYPE, "text/html")],
         Body::from_stream(chunks),
     )
         .into_response()
