@@ -68,10 +68,14 @@ fn write_export_record(store: &Store, record: Value) -> Result<(), FnError> {
         return Err(FnError::plain("export record is not an object"));
     };
     internal::run_mutation(store, |tx| {
-        for row in tx.scan_by_creation_time(EXPORTS_TABLE, usize::MAX).map_err(FnError::uncaught)? {
+        for row in tx
+            .scan_by_creation_time(EXPORTS_TABLE, usize::MAX)
+            .map_err(FnError::uncaught)?
+        {
             tx.delete(row.id).map_err(FnError::uncaught)?;
         }
-        tx.insert(EXPORTS_TABLE, fields.clone()).map_err(FnError::uncaught)?;
+        tx.insert(EXPORTS_TABLE, fields.clone())
+            .map_err(FnError::uncaught)?;
         Ok(Value::Null)
     })?;
     Ok(())
@@ -97,7 +101,11 @@ pub fn export_router(runtime: Arc<Runtime>) -> std::io::Result<Router> {
 
 /// Exports need the admin key, as `Authorization: Convex <key>` or (for
 /// download links, as the dashboard makes them) `?adminKey=<key>`.
-fn reject_non_admin(runtime: &Runtime, headers: &HeaderMap, query_key: Option<&str>) -> Option<Response> {
+fn reject_non_admin(
+    runtime: &Runtime,
+    headers: &HeaderMap,
+    query_key: Option<&str>,
+) -> Option<Response> {
     let header_key = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -141,14 +149,17 @@ async fn download_export(
     Query(params): Query<DownloadParams>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(rejection) = reject_non_admin(&state.runtime, &headers, params.admin_key.as_deref()) {
+    if let Some(rejection) = reject_non_admin(&state.runtime, &headers, params.admin_key.as_deref())
+    {
         return rejection;
     }
     let Ok(ts) = start_ts.parse::<u64>() else {
         return error_response(
             StatusCode::BAD_REQUEST,
             "BadSnapshotTimestamp",
-            format!("\"{start_ts}\" is not a snapshot timestamp: use the start_ts of a completed export"),
+            format!(
+                "\"{start_ts}\" is not a snapshot timestamp: use the start_ts of a completed export"
+            ),
         );
     };
     let path = match state.manager.archive_path(ts) {

@@ -6,10 +6,12 @@
 //!
 //! Served at the root of the site port and under `/http/` on the main port.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
@@ -20,14 +22,21 @@ pub const STREAMING_CHUNKS: [&str; 2] = ["<html>", "</html>"];
 /// Body of every 404 (Convex's wording).
 pub const NOT_FOUND_BODY: &str = "No matching routes found";
 
+/// Called once per request that matched a route (for statistics).
+pub type OnAction = Arc<dyn Fn() + Send + Sync>;
+
 /// A router answering the site routes; mount at `/` (as the fallback) or
 /// with `nest_service("/http", ..)`.
-pub fn site_router() -> Router {
-    Router::new().fallback(dispatch)
+pub fn site_router(on_action: OnAction) -> Router {
+    Router::new().fallback(dispatch).with_state(on_action)
 }
 
-async fn dispatch(method: Method, uri: Uri) -> Response {
-    match (method, uri.path()) {
+async fn dispatch(State(on_action): State<OnAction>, method: Method, uri: Uri) -> Response {
+    let route = (method, uri.path());
+    if matches!(route, (Method::POST, "/basic" | "/streaming")) {
+        on_action();
+    }
+    match route {
         (Method::POST, "/basic") => (
             [(header::CONTENT_TYPE, "application/json")],
             r#"{"hello":"world"}"#,
@@ -72,10 +81,15 @@ mod tests {
 
     #[tokio::test]
     async fn basic_streaming_and_not_found_at_root_and_under_http() {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = calls.clone();
+        let on_action: OnAction = Arc::new(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
         let base = serve(
             Router::new()
-                .nest_service("/http", site_router())
-                .fallback_service(site_router()),
+                .nest_service("/http", site_router(on_action.clone()))
+                .fallback_service(site_router(on_action)),
         )
         .await;
         let client = reqwest::Client::new();
@@ -120,5 +134,7 @@ mod tests {
                 assert_eq!(resp.text().await.unwrap(), NOT_FOUND_BODY);
             }
         }
+        // Two matched routes per prefix; 404s are not counted.
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 4);
     }
 }

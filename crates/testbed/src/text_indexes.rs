@@ -82,7 +82,12 @@ impl TableTextIndexes {
             vectors: VECTOR_INDEXES
                 .iter()
                 .filter(|d| d.table == table)
-                .map(|d| (d.name, VectorIndex::new(d.vector_field, d.dimensions, d.filter_field)))
+                .map(|d| {
+                    (
+                        d.name,
+                        VectorIndex::new(d.vector_field, d.dimensions, d.filter_field),
+                    )
+                })
                 .collect(),
         }
     }
@@ -116,7 +121,10 @@ impl TableTextIndexes {
     }
 
     pub fn vector_index(&self, name: &str) -> Option<&VectorIndex<DocId>> {
-        self.vectors.iter().find(|(n, _)| *n == name).map(|(_, i)| i)
+        self.vectors
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, i)| i)
     }
 }
 
@@ -134,15 +142,22 @@ pub fn check_vectors(table: &Table, fields: &serde_json::Map<String, Value>) -> 
 /// `db.query(table).withSearchIndex(index, q => q.search(..).eq(..)).take(n)`:
 /// the matching documents, best first, with the filter range recorded as
 /// read.
-pub fn search(tx: &mut Transaction<'_>, table: &str, index: &str, query: &SearchQuery) -> Result<Vec<Arc<Doc>>, String> {
+pub fn search(
+    tx: &mut Transaction<'_>,
+    table: &str,
+    index: &str,
+    query: &SearchQuery,
+) -> Result<Vec<Arc<Doc>>, String> {
     let state = tx.state();
     let table = state
         .table(table)
         .ok_or_else(|| format!("Table \"{table}\" does not exist in this testbed's schema"))?;
-    let search_index = table
-        .text
-        .search_index(index)
-        .ok_or_else(|| format!("Search index \"{index}\" does not exist on table \"{}\"", table.name))?;
+    let search_index = table.text.search_index(index).ok_or_else(|| {
+        format!(
+            "Search index \"{index}\" does not exist on table \"{}\"",
+            table.name
+        )
+    })?;
     let hits = search_index.search(query).map_err(|e| e.to_string())?;
     let docs = hits
         .iter()
@@ -191,10 +206,12 @@ pub fn vector_search(
     let table = state
         .table(table)
         .ok_or_else(|| format!("Table \"{table}\" does not exist in this testbed's schema"))?;
-    let vector_index = table
-        .text
-        .vector_index(index)
-        .ok_or_else(|| format!("Vector index \"{index}\" does not exist on table \"{}\"", table.name))?;
+    let vector_index = table.text.vector_index(index).ok_or_else(|| {
+        format!(
+            "Vector index \"{index}\" does not exist on table \"{}\"",
+            table.name
+        )
+    })?;
     vector_index
         .search(vector, limit, Some(filter_values))
         .map_err(|e| e.to_string())

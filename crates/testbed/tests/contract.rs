@@ -12,8 +12,10 @@ use testbed::functions::{ArgType, Registry};
 const CONTRACT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../functions/contract.json");
 
 fn contract() -> Value {
-    let text = std::fs::read_to_string(CONTRACT).unwrap_or_else(|e| panic!("reading {CONTRACT}: {e}"));
-    let contract: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {CONTRACT}: {e}"));
+    let text =
+        std::fs::read_to_string(CONTRACT).unwrap_or_else(|e| panic!("reading {CONTRACT}: {e}"));
+    let contract: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {CONTRACT}: {e}"));
     assert_eq!(contract["version"], 1, "{CONTRACT}: unsupported version");
     contract
 }
@@ -45,7 +47,10 @@ fn registry_serves_exactly_the_contract_functions() {
             .iter()
             .map(|(k, v)| (k.clone(), v.as_str().expect("arg type").to_string()))
             .collect();
-        assert!(expected.insert(path.clone(), (kind, args)).is_none(), "{path} twice in the contract");
+        assert!(
+            expected.insert(path.clone(), (kind, args)).is_none(),
+            "{path} twice in the contract"
+        );
     }
     let mut served: BTreeMap<String, (String, BTreeMap<String, String>)> = BTreeMap::new();
     for path in registry.paths().filter(|p| !p.starts_with("_system/")) {
@@ -63,10 +68,22 @@ fn registry_serves_exactly_the_contract_functions() {
             .collect();
         served.insert(path.to_string(), (def.kind().as_str().to_string(), args));
     }
-    let missing: Vec<&String> = expected.keys().filter(|p| !served.contains_key(*p)).collect();
-    let extra: Vec<&String> = served.keys().filter(|p| !expected.contains_key(*p)).collect();
-    assert!(missing.is_empty(), "contract functions the testbed does not serve: {missing:?}");
-    assert!(extra.is_empty(), "testbed functions not in the contract: {extra:?}");
+    let missing: Vec<&String> = expected
+        .keys()
+        .filter(|p| !served.contains_key(*p))
+        .collect();
+    let extra: Vec<&String> = served
+        .keys()
+        .filter(|p| !expected.contains_key(*p))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "contract functions the testbed does not serve: {missing:?}"
+    );
+    assert!(
+        extra.is_empty(),
+        "testbed functions not in the contract: {extra:?}"
+    );
     for (path, (kind, args)) in &expected {
         let (served_kind, served_args) = &served[path];
         assert_eq!(served_kind, kind, "{path}: kind");
@@ -77,9 +94,13 @@ fn registry_serves_exactly_the_contract_functions() {
 #[tokio::test]
 async fn site_serves_exactly_the_contract_http_routes() {
     let contract = contract();
-    let handle = testbed::start(testbed::TestbedConfig::default()).await.unwrap();
+    let handle = testbed::start(testbed::TestbedConfig::default())
+        .await
+        .unwrap();
     let http = reqwest::Client::new();
-    let routes = contract["http_routes"].as_array().expect("http_routes array");
+    let routes = contract["http_routes"]
+        .as_array()
+        .expect("http_routes array");
     assert!(!routes.is_empty());
     for route in routes {
         let method: reqwest::Method = route["method"].as_str().unwrap().parse().unwrap();
@@ -92,8 +113,16 @@ async fn site_serves_exactly_the_contract_http_routes() {
         assert_eq!(resp.status(), 200, "{method} {path}");
         resp.bytes().await.unwrap();
         // Another method on the same path is not a route.
-        let other = if method == reqwest::Method::GET { reqwest::Method::POST } else { reqwest::Method::GET };
-        let resp = http.request(other.clone(), format!("{}{path}", handle.site_url())).send().await.unwrap();
+        let other = if method == reqwest::Method::GET {
+            reqwest::Method::POST
+        } else {
+            reqwest::Method::GET
+        };
+        let resp = http
+            .request(other.clone(), format!("{}{path}", handle.site_url()))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 404, "{other} {path}");
     }
     handle.shutdown().await;

@@ -11,8 +11,12 @@ use issue3_support::*;
 use serde_json::{Value, json};
 
 fn int64(v: &Value) -> u64 {
-    let text = v["$integer"].as_str().unwrap_or_else(|| panic!("not an int64: {v}"));
-    let bytes = base64::engine::general_purpose::STANDARD.decode(text).unwrap();
+    let text = v["$integer"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an int64: {v}"));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap();
     i64::from_le_bytes(bytes.try_into().unwrap()) as u64
 }
 
@@ -36,8 +40,15 @@ fn tables_by_id(handle: &testbed::TestbedHandle) -> BTreeMap<String, BTreeMap<St
 async fn export_states_reach_a_subscriber_and_the_zip_holds_the_snapshot() {
     let handle = start().await;
     let mut client = client(&handle).await;
-    client.set_admin_auth(handle.admin_key().to_string(), None).await;
-    ok(mutation(&mut client, "setup:setupMessages", json!({"rows": 25.0, "channel": "global"})).await);
+    client
+        .set_admin_auth(handle.admin_key().to_string(), None)
+        .await;
+    ok(mutation(
+        &mut client,
+        "setup:setupMessages",
+        json!({"rows": 25.0, "channel": "global"}),
+    )
+    .await);
     ok(mutation(&mut client, "setup:setupVectors", json!({"rows": 3.0})).await);
     for _ in 0..4 {
         ok(mutation(&mut client, "insert:insertMessageWithSearch", json!({})).await);
@@ -88,10 +99,14 @@ async fn export_states_reach_a_subscriber_and_the_zip_holds_the_snapshot() {
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/zip");
     let bytes = resp.bytes().await.unwrap();
-    let archive = testbed::snapshot_zip::read_snapshot_zip(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let archive =
+        testbed::snapshot_zip::read_snapshot_zip(std::io::Cursor::new(bytes.to_vec())).unwrap();
 
     let names: Vec<&String> = archive.keys().collect();
-    assert_eq!(names, vec!["messages", "messages_with_search", "openclaurd"]);
+    assert_eq!(
+        names,
+        vec!["messages", "messages_with_search", "openclaurd"]
+    );
     for (table, docs) in &expected {
         let got: BTreeMap<String, Value> = archive[table]
             .iter()
@@ -102,7 +117,11 @@ async fn export_states_reach_a_subscriber_and_the_zip_holds_the_snapshot() {
             assert_eq!(got.get(id), Some(doc), "{table} row {id}");
         }
     }
-    assert_eq!(expected["messages"].len(), 25, "the later insert is not in the snapshot");
+    assert_eq!(
+        expected["messages"].len(),
+        25,
+        "the later insert is not in the snapshot"
+    );
     assert_eq!(count(&handle, "messages"), 26);
     handle.shutdown().await;
 }
@@ -115,9 +134,18 @@ async fn export_endpoints_require_the_admin_key() {
     let resp = http.post(&request).send().await.unwrap();
     assert_eq!(resp.status(), 401);
     assert!(resp.text().await.unwrap().contains("admin key"));
-    let resp = http.post(&request).header("Authorization", "Convex wrong").send().await.unwrap();
+    let resp = http
+        .post(&request)
+        .header("Authorization", "Convex wrong")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
-    let resp = http.get(format!("{}/api/export/zip/123", handle.url())).send().await.unwrap();
+    let resp = http
+        .get(format!("{}/api/export/zip/123", handle.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
 
     let admin = format!("Convex {}", handle.admin_key());
@@ -138,7 +166,12 @@ async fn export_endpoints_require_the_admin_key() {
     assert_eq!(resp.status(), 404);
     assert!(resp.text().await.unwrap().contains("123"));
     // Still serving.
-    let resp = http.post(&request).header("Authorization", &admin).send().await.unwrap();
+    let resp = http
+        .post(&request)
+        .header("Authorization", &admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     handle.shutdown().await;
 }
@@ -194,7 +227,10 @@ async fn cloud_backup_stand_in_completes_and_checks_the_token() {
     // Without --access-token the stand-in refuses every call.
     let plain = start().await;
     let resp = http
-        .post(format!("{}/api/dashboard/deployments/1/request_cloud_backup", plain.url()))
+        .post(format!(
+            "{}/api/dashboard/deployments/1/request_cloud_backup",
+            plain.url()
+        ))
         .bearer_auth("anything")
         .send()
         .await

@@ -14,7 +14,12 @@ use tokio_tungstenite::tungstenite::Message;
 async fn scheduled_insert_runs_and_reaches_a_subscriber() {
     let handle = start().await;
     let mut client = client(&handle).await;
-    let mut sub = subscribe(&mut client, "query_index:queryMessagesWithSearch", json!({"cacheBreaker": 0.0})).await;
+    let mut sub = subscribe(
+        &mut client,
+        "query_index:queryMessagesWithSearch",
+        json!({"cacheBreaker": 0.0}),
+    )
+    .await;
     assert_eq!(next(&mut sub).await, json!([]));
     ok(mutation(&mut client, "schedule:scheduleMessage", json!({})).await);
     let seen = until(&mut sub, |v| !v.as_array().unwrap().is_empty()).await;
@@ -32,7 +37,10 @@ async fn scheduled_insert_runs_and_reaches_a_subscriber() {
     }
     let deadline = Instant::now() + TIMEOUT;
     while count(&handle, "messages_with_search") < 6 {
-        assert!(Instant::now() < deadline, "scheduled inserts did not all run");
+        assert!(
+            Instant::now() < deadline,
+            "scheduled inserts did not all run"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -44,18 +52,31 @@ async fn scheduled_insert_runs_and_reaches_a_subscriber() {
 async fn component_counter_counts_resets_and_stays_out_of_app_tables() {
     let handle = start().await;
     let mut client = client(&handle).await;
-    let mut sub = subscribe(&mut client, "components:componentQuery", json!({"cacheBreaker": 1.0})).await;
+    let mut sub = subscribe(
+        &mut client,
+        "components:componentQuery",
+        json!({"cacheBreaker": 1.0}),
+    )
+    .await;
     assert_eq!(next(&mut sub).await, json!(0.0));
     for expected in 1..=3 {
         let value = ok(mutation(&mut client, "components:componentMutation", json!({})).await);
         assert_eq!(value, json!(f64::from(expected)));
     }
     until(&mut sub, |v| *v == json!(3.0)).await;
-    assert_eq!(ok(action(&mut client, "components:componentAction", json!({})).await), json!(0.0));
+    assert_eq!(
+        ok(action(&mut client, "components:componentAction", json!({})).await),
+        json!(0.0)
+    );
     until(&mut sub, |v| *v == json!(0.0)).await;
     ok(mutation(&mut client, "components:componentMutation", json!({})).await);
     assert_eq!(
-        ok(query(&mut client, "components:componentQuery", json!({"cacheBreaker": 2.0})).await),
+        ok(query(
+            &mut client,
+            "components:componentQuery",
+            json!({"cacheBreaker": 2.0})
+        )
+        .await),
         json!(1.0)
     );
 
@@ -72,7 +93,10 @@ async fn component_counter_counts_resets_and_stays_out_of_app_tables() {
             .table_names()
             .filter(|n| testbed::export_routes::is_app_table(n))
             .collect();
-        assert!(!app_tables.iter().any(|t| t.contains("counter")), "{app_tables:?}");
+        assert!(
+            !app_tables.iter().any(|t| t.contains("counter")),
+            "{app_tables:?}"
+        );
     }
     // An app function cannot address the component's table.
     let e = err(query(
@@ -89,11 +113,21 @@ async fn component_counter_counts_resets_and_stays_out_of_app_tables() {
 async fn node_action_inserts_through_a_mutation_and_site_url_is_served() {
     let handle = start().await;
     let mut client = client(&handle).await;
-    assert_eq!(ok(action(&mut client, "actions/insert", json!({})).await), Value::Null);
+    assert_eq!(
+        ok(action(&mut client, "actions/insert", json!({})).await),
+        Value::Null
+    );
     assert_eq!(count(&handle, "messages_with_search"), 1);
     let doc = {
         let state = handle.runtime().store.read();
-        state.table("messages_with_search").unwrap().docs.values().next().unwrap().to_value()
+        state
+            .table("messages_with_search")
+            .unwrap()
+            .docs
+            .values()
+            .next()
+            .unwrap()
+            .to_value()
     };
     assert_eq!(doc["channel"], "global");
     assert_eq!(doc["ballastArray"], json!([]));
@@ -112,7 +146,10 @@ async fn http_actions_on_the_site_port_and_under_http_on_the_main_port() {
     for base in [handle.site_url(), format!("{}/http", handle.url())] {
         let resp = http.post(format!("{base}/basic")).send().await.unwrap();
         assert_eq!(resp.status(), 200, "{base}/basic");
-        assert_eq!(resp.json::<Value>().await.unwrap(), json!({"hello": "world"}));
+        assert_eq!(
+            resp.json::<Value>().await.unwrap(),
+            json!({"hello": "world"})
+        );
 
         let mut resp = http.post(format!("{base}/streaming")).send().await.unwrap();
         assert_eq!(resp.status(), 200);
@@ -122,19 +159,37 @@ async fn http_actions_on_the_site_port_and_under_http_on_the_main_port() {
             chunks.push((start.elapsed(), String::from_utf8(chunk.to_vec()).unwrap()));
         }
         assert_eq!(chunks.len(), 2, "{chunks:?}");
-        assert_eq!(chunks[0].1 + &chunks[1].1, "<html></html>");
-        assert!(chunks[1].0 - chunks[0].0 >= Duration::from_millis(15), "{chunks:?}");
+        assert_eq!(format!("{}{}", chunks[0].1, chunks[1].1), "<html></html>");
+        assert!(
+            chunks[1].0 - chunks[0].0 >= Duration::from_millis(15),
+            "{chunks:?}"
+        );
 
-        for (method, path) in [(reqwest::Method::GET, "/basic"), (reqwest::Method::POST, "/missing")] {
-            let resp = http.request(method, format!("{base}{path}")).send().await.unwrap();
+        for (method, path) in [
+            (reqwest::Method::GET, "/basic"),
+            (reqwest::Method::POST, "/missing"),
+        ] {
+            let resp = http
+                .request(method, format!("{base}{path}"))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(resp.status(), 404, "{base}{path}");
             assert_eq!(resp.text().await.unwrap(), "No matching routes found");
         }
     }
     // Unknown API routes on the main port are 404 too, and it keeps serving.
-    let resp = http.get(format!("{}/api/nope", handle.url())).send().await.unwrap();
+    let resp = http
+        .get(format!("{}/api/nope", handle.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 404);
-    let resp = http.post(format!("{}/basic", handle.site_url())).send().await.unwrap();
+    let resp = http
+        .post(format!("{}/basic", handle.site_url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     handle.shutdown().await;
 }

@@ -55,7 +55,12 @@ async fn search_returns_the_searched_document_first_and_applies_the_filter() {
 
     // A body that exists only in `alpha` finds nothing in an unknown channel.
     let body = docs[0]["body"].as_str().unwrap();
-    let none = ok(query(&mut client, "search", json!({"channel": "nowhere", "body": body, "limit": 5.0})).await);
+    let none = ok(query(
+        &mut client,
+        "search",
+        json!({"channel": "nowhere", "body": body, "limit": 5.0}),
+    )
+    .await);
     assert_eq!(none, json!([]));
 
     // Last-term prefix: the first word plus a truncated last word still
@@ -63,14 +68,21 @@ async fn search_returns_the_searched_document_first_and_applies_the_filter() {
     let words: Vec<&str> = body.split(' ').collect();
     let last = words.last().unwrap();
     let prefix = &last[..last.len().min(3)];
-    let hits = ok(query(&mut client, "search", json!({"channel": "alpha", "body": prefix, "limit": 50.0})).await);
+    let hits = ok(query(
+        &mut client,
+        "search",
+        json!({"channel": "alpha", "body": prefix, "limit": 50.0}),
+    )
+    .await);
     let hits = hits.as_array().unwrap();
     assert!(!hits.is_empty());
-    assert!(hits.iter().all(|h| h["body"]
-        .as_str()
-        .unwrap()
-        .split(' ')
-        .any(|w| w.starts_with(prefix))));
+    assert!(hits.iter().all(|h| {
+        h["body"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .any(|w| w.starts_with(prefix))
+    }));
     handle.shutdown().await;
 }
 
@@ -126,7 +138,10 @@ async fn search_subscription_reruns_on_writes_in_its_filter_range_only() {
     let seen = until(&mut sub, |v| v.as_array().unwrap().len() > 1).await;
     let last = seen.last().unwrap().as_array().unwrap();
     assert!(last.len() <= 10);
-    assert_eq!(last[0]["body"], first["body"], "the exact body still ranks first");
+    assert_eq!(
+        last[0]["body"], first["body"],
+        "the exact body still ranks first"
+    );
     assert!(handle.stats().subscription_reruns > reruns_before);
     handle.shutdown().await;
 }
@@ -136,7 +151,12 @@ async fn random_search_documents_are_found_deleted_and_replaced() {
     let handle = start().await;
     let mut client = client(&handle).await;
     assert_eq!(
-        ok(query(&mut client, "search:findRandomSearchDocument", json!({"cacheBreaker": 1.0})).await),
+        ok(query(
+            &mut client,
+            "search:findRandomSearchDocument",
+            json!({"cacheBreaker": 1.0})
+        )
+        .await),
         Value::Null
     );
     // Deleting or replacing in an empty table is a no-op, not an error.
@@ -144,14 +164,27 @@ async fn random_search_documents_are_found_deleted_and_replaced() {
     ok(mutation(&mut client, "search:replaceMessageWithSearch", json!({})).await);
 
     insert_in_channel(&mut client, "global", 20).await;
-    let doc = ok(query(&mut client, "search:findRandomSearchDocument", json!({"cacheBreaker": 2.0})).await);
+    let doc = ok(query(
+        &mut client,
+        "search:findRandomSearchDocument",
+        json!({"cacheBreaker": 2.0}),
+    )
+    .await);
     assert!(doc["_id"].is_string() && doc["body"].is_string());
 
     ok(mutation(&mut client, "search:deleteMessageWithSearch", json!({})).await);
     assert_eq!(count(&handle, "messages_with_search"), 19);
 
-    let ids_before: Vec<Value> = channel_docs(&mut client, "global").await.iter().map(|d| d["_id"].clone()).collect();
-    let bodies_before: Vec<Value> = channel_docs(&mut client, "global").await.iter().map(|d| d["rand"].clone()).collect();
+    let ids_before: Vec<Value> = channel_docs(&mut client, "global")
+        .await
+        .iter()
+        .map(|d| d["_id"].clone())
+        .collect();
+    let bodies_before: Vec<Value> = channel_docs(&mut client, "global")
+        .await
+        .iter()
+        .map(|d| d["rand"].clone())
+        .collect();
     ok(mutation(&mut client, "search:replaceMessageWithSearch", json!({})).await);
     let after = channel_docs(&mut client, "global").await;
     assert_eq!(after.len(), 19, "replace keeps the row count");
@@ -171,16 +204,36 @@ async fn vector_search_finds_a_row_by_its_own_embedding() {
     let mut client = client(&handle).await;
     ok(mutation(&mut client, "setup:setupVectors", json!({"rows": 60.0})).await);
     for _ in 0..10 {
-        ok(mutation(&mut client, "openclaurd:insertOpenclaurdLowCardinality", json!({})).await);
-        ok(mutation(&mut client, "openclaurd:insertOpenclaurdHighCardinality", json!({})).await);
+        ok(mutation(
+            &mut client,
+            "openclaurd:insertOpenclaurdLowCardinality",
+            json!({}),
+        )
+        .await);
+        ok(mutation(
+            &mut client,
+            "openclaurd:insertOpenclaurdHighCardinality",
+            json!({}),
+        )
+        .await);
     }
     assert_eq!(count(&handle, "openclaurd"), 80);
 
     for i in 0..5 {
-        let row = ok(query(&mut client, "openclaurd:findRandomOpenclaurd", json!({"cacheBreaker": f64::from(i)})).await);
+        let row = ok(query(
+            &mut client,
+            "openclaurd:findRandomOpenclaurd",
+            json!({"cacheBreaker": f64::from(i)}),
+        )
+        .await);
         let embedding = row["embedding"].as_array().unwrap();
         assert_eq!(embedding.len(), 1536);
-        let by_id = ok(query(&mut client, "openclaurd:queryOpenclaurdById", json!({"id": row["_id"]})).await);
+        let by_id = ok(query(
+            &mut client,
+            "openclaurd:queryOpenclaurdById",
+            json!({"id": row["_id"]}),
+        )
+        .await);
         assert_eq!(by_id["_id"], row["_id"]);
 
         let hits = ok(action(
@@ -198,13 +251,22 @@ async fn vector_search_finds_a_row_by_its_own_embedding() {
         for hit in hits {
             let score = hit["_score"].as_f64().unwrap();
             assert!((-1.0..=1.0).contains(&score));
-            assert_eq!(hit.as_object().unwrap().len(), 2, "only _id and _score: {hit}");
+            assert_eq!(
+                hit.as_object().unwrap().len(),
+                2,
+                "only _id and _score: {hit}"
+            );
         }
     }
 
     // Users in the filter that do not exist: no hits.
     let vector: Vec<f64> = vec![0.5; 1536];
-    let none = ok(action(&mut client, "vectorSearch", json!({"vector": vector, "limit": 5.0, "users": ["nobody"]})).await);
+    let none = ok(action(
+        &mut client,
+        "vectorSearch",
+        json!({"vector": vector, "limit": 5.0, "users": ["nobody"]}),
+    )
+    .await);
     assert_eq!(none, json!([]));
 
     ok(mutation(&mut client, "openclaurd:deleteOpenclaurd", json!({})).await);
@@ -217,7 +279,12 @@ async fn low_and_high_cardinality_inserts_use_their_user_ranges() {
     let handle = start().await;
     let mut client = client(&handle).await;
     for _ in 0..15 {
-        ok(mutation(&mut client, "openclaurd:insertOpenclaurdLowCardinality", json!({})).await);
+        ok(mutation(
+            &mut client,
+            "openclaurd:insertOpenclaurdLowCardinality",
+            json!({}),
+        )
+        .await);
     }
     let users: std::collections::BTreeSet<String> = {
         let state = handle.runtime().store.read();
@@ -229,10 +296,13 @@ async fn low_and_high_cardinality_inserts_use_their_user_ranges() {
             .map(|d| d.fields["user"].as_str().unwrap().to_string())
             .collect()
     };
-    assert!(users.iter().all(|u| {
-        let n: u32 = u.strip_prefix("user ").unwrap().parse().unwrap();
-        n < 5
-    }), "{users:?}");
+    assert!(
+        users.iter().all(|u| {
+            let n: u32 = u.strip_prefix("user ").unwrap().parse().unwrap();
+            n < 5
+        }),
+        "{users:?}"
+    );
     handle.shutdown().await;
 }
 
@@ -240,23 +310,58 @@ async fn low_and_high_cardinality_inserts_use_their_user_ranges() {
 async fn bad_search_and_vector_arguments_get_clear_errors() {
     let handle = start().await;
     let mut client = client(&handle).await;
-    let e = err(query(&mut client, "search", json!({"channel": "c", "body": "x", "limit": "ten"})).await);
+    let e = err(query(
+        &mut client,
+        "search",
+        json!({"channel": "c", "body": "x", "limit": "ten"}),
+    )
+    .await);
     assert!(e.contains("limit") && e.contains("v.number()"), "{e}");
     let e = err(query(&mut client, "search", json!({"channel": "c", "body": "x"})).await);
     assert!(e.contains("`limit`"), "{e}");
-    let e = err(query(&mut client, "search", json!({"channel": "c", "body": "x", "limit": 5000.0})).await);
+    let e = err(query(
+        &mut client,
+        "search",
+        json!({"channel": "c", "body": "x", "limit": 5000.0}),
+    )
+    .await);
     assert!(e.contains("limit") && e.contains("1024"), "{e}");
 
-    let e = err(action(&mut client, "vectorSearch", json!({"vector": [1.0, 2.0], "limit": 5.0, "users": ["u"]})).await);
+    let e = err(action(
+        &mut client,
+        "vectorSearch",
+        json!({"vector": [1.0, 2.0], "limit": 5.0, "users": ["u"]}),
+    )
+    .await);
     assert!(e.contains("2") && e.contains("1536"), "{e}");
-    let e = err(action(&mut client, "vectorSearch", json!({"vector": "nope", "limit": 5.0, "users": ["u"]})).await);
+    let e = err(action(
+        &mut client,
+        "vectorSearch",
+        json!({"vector": "nope", "limit": 5.0, "users": ["u"]}),
+    )
+    .await);
     assert!(e.contains("vector"), "{e}");
-    let e = err(action(&mut client, "vectorSearch", json!({"vector": vec![0.1; 1536], "limit": 0.0, "users": ["u"]})).await);
+    let e = err(action(
+        &mut client,
+        "vectorSearch",
+        json!({"vector": vec![0.1; 1536], "limit": 0.0, "users": ["u"]}),
+    )
+    .await);
     assert!(e.contains("limit"), "{e}");
-    let e = err(action(&mut client, "vectorSearch", json!({"vector": vec![0.1; 1536], "limit": 5.0, "users": [1.0]})).await);
+    let e = err(action(
+        &mut client,
+        "vectorSearch",
+        json!({"vector": vec![0.1; 1536], "limit": 5.0, "users": [1.0]}),
+    )
+    .await);
     assert!(e.contains("users"), "{e}");
 
     // The server keeps serving after bad input.
-    ok(query(&mut client, "search", json!({"channel": "c", "body": "x", "limit": 5.0})).await);
+    ok(query(
+        &mut client,
+        "search",
+        json!({"channel": "c", "body": "x", "limit": 5.0}),
+    )
+    .await);
     handle.shutdown().await;
 }

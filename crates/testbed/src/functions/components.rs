@@ -15,11 +15,13 @@ use crate::store::transaction::Transaction;
 
 pub const COUNTER_TABLE: &str = "counter/counters";
 
+const CACHE_BREAKER: &[ArgSpec] = &[ArgSpec::required("cacheBreaker", ArgType::Number)];
+
 pub fn functions() -> Vec<FunctionDef> {
     vec![
         FunctionDef {
             path: "components:componentQuery",
-            args: &[ArgSpec::required("cacheBreaker", ArgType::Number)],
+            args: CACHE_BREAKER,
             handler: Handler::Query(|tx, _| load(tx)),
         },
         FunctionDef {
@@ -36,23 +38,31 @@ pub fn functions() -> Vec<FunctionDef> {
 }
 
 fn count_of(doc: &crate::store::Doc) -> f64 {
-    doc.fields.get("count").and_then(Value::as_f64).unwrap_or(0.0)
+    doc.fields
+        .get("count")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0)
 }
 
 /// The component's `load`: the count, 0 when there is no counter row.
 fn load(tx: &mut Transaction<'_>) -> Result<Value, FnError> {
-    let rows = tx.scan_by_creation_time(COUNTER_TABLE, 1).map_err(FnError::uncaught)?;
+    let rows = tx
+        .scan_by_creation_time(COUNTER_TABLE, 1)
+        .map_err(FnError::uncaught)?;
     Ok(json!(rows.first().map_or(0.0, |d| count_of(d))))
 }
 
 /// The component's `increment`: returns the new count.
 fn increment(tx: &mut Transaction<'_>) -> Result<Value, FnError> {
-    let rows = tx.scan_by_creation_time(COUNTER_TABLE, 1).map_err(FnError::uncaught)?;
+    let rows = tx
+        .scan_by_creation_time(COUNTER_TABLE, 1)
+        .map_err(FnError::uncaught)?;
     let next = match rows.first() {
         None => {
             let mut fields = Map::new();
             fields.insert("count".into(), json!(1.0));
-            tx.insert(COUNTER_TABLE, fields).map_err(FnError::uncaught)?;
+            tx.insert(COUNTER_TABLE, fields)
+                .map_err(FnError::uncaught)?;
             1.0
         }
         Some(row) => {
@@ -68,7 +78,10 @@ fn increment(tx: &mut Transaction<'_>) -> Result<Value, FnError> {
 
 /// The component's `reset`: deletes every counter row.
 fn reset(tx: &mut Transaction<'_>) -> Result<Value, FnError> {
-    for row in tx.scan_by_creation_time(COUNTER_TABLE, usize::MAX).map_err(FnError::uncaught)? {
+    for row in tx
+        .scan_by_creation_time(COUNTER_TABLE, usize::MAX)
+        .map_err(FnError::uncaught)?
+    {
         tx.delete(row.id).map_err(FnError::uncaught)?;
     }
     Ok(Value::Null)

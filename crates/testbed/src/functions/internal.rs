@@ -13,7 +13,10 @@ use crate::store::transaction::Transaction;
 const MAX_ATTEMPTS: u32 = 1000;
 
 /// Runs `body` in a read-only transaction at the current snapshot.
-pub fn run_query(store: &Store, body: impl Fn(&mut Transaction<'_>) -> Result<Value, FnError>) -> Result<Value, FnError> {
+pub fn run_query(
+    store: &Store,
+    body: impl Fn(&mut Transaction<'_>) -> Result<Value, FnError>,
+) -> Result<Value, FnError> {
     let state = store.read();
     let mut tx = Transaction::new(&state, false);
     body(&mut tx)

@@ -15,11 +15,15 @@ const TABLE: &str = "openclaurd";
 /// Bounds one seeding transaction (each row holds ~50 KB of JSON numbers).
 const MAX_SETUP_ROWS: u64 = 10_000;
 
+const CACHE_BREAKER: &[ArgSpec] = &[ArgSpec::required("cacheBreaker", ArgType::Number)];
+const SETUP_ARGS: &[ArgSpec] = &[ArgSpec::required("rows", ArgType::Number)];
+const BY_ID_ARGS: &[ArgSpec] = &[ArgSpec::required("id", ArgType::Id(TABLE))];
+
 pub fn functions() -> Vec<FunctionDef> {
     vec![
         FunctionDef {
             path: "setup:setupVectors",
-            args: &[ArgSpec::required("rows", ArgType::Number)],
+            args: SETUP_ARGS,
             handler: Handler::Mutation(setup_vectors),
         },
         FunctionDef {
@@ -44,14 +48,14 @@ pub fn functions() -> Vec<FunctionDef> {
         },
         FunctionDef {
             path: "openclaurd:findRandomOpenclaurd",
-            args: &[ArgSpec::required("cacheBreaker", ArgType::Number)],
+            args: CACHE_BREAKER,
             handler: Handler::Query(|tx, _| {
                 Ok(random_row(tx, TABLE)?.map_or(Value::Null, |d| d.to_value()))
             }),
         },
         FunctionDef {
             path: "openclaurd:queryOpenclaurdById",
-            args: &[ArgSpec::required("id", ArgType::Id(TABLE))],
+            args: BY_ID_ARGS,
             handler: Handler::Query(query_by_id),
         },
     ]

@@ -42,7 +42,11 @@ pub fn functions() -> Vec<FunctionDef> {
 }
 
 /// `ctx.scheduler.runAfter(0, path, args)`: records a job due now.
-pub fn schedule(tx: &mut Transaction<'_>, path: &str, args: Map<String, Value>) -> Result<(), FnError> {
+pub fn schedule(
+    tx: &mut Transaction<'_>,
+    path: &str,
+    args: Map<String, Value>,
+) -> Result<(), FnError> {
     let mut job = Map::new();
     job.insert("name".into(), Value::String(path.to_string()));
     job.insert("args".into(), json!([args]));
@@ -69,7 +73,9 @@ fn whole_table(store: &Store) -> Option<ReadRange> {
 /// Claims up to `BATCH` jobs: deletes their rows and returns (path, args).
 fn claim_jobs(store: &Store) -> Result<Vec<(String, Map<String, Value>)>, FnError> {
     let (claimed, _) = internal::run_mutation(store, |tx| {
-        let rows = tx.scan_by_creation_time(SCHEDULED_TABLE, BATCH).map_err(FnError::uncaught)?;
+        let rows = tx
+            .scan_by_creation_time(SCHEDULED_TABLE, BATCH)
+            .map_err(FnError::uncaught)?;
         let mut jobs = Vec::with_capacity(rows.len());
         for row in rows {
             tx.delete(row.id).map_err(FnError::uncaught)?;
@@ -97,7 +103,10 @@ fn claim_jobs(store: &Store) -> Result<Vec<(String, Map<String, Value>)>, FnErro
 }
 
 /// Runs scheduled jobs until `stop` turns true or the runtime is dropped.
-pub fn spawn_scheduler(runtime: &Arc<Runtime>, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+pub fn spawn_scheduler(
+    runtime: &Arc<Runtime>,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
     let weak: Weak<Runtime> = Arc::downgrade(runtime);
     let signal = Arc::new(SessionSignal::default());
     {

@@ -12,20 +12,23 @@ use crate::store::transaction::{Order, RangeBound, Transaction};
 
 const TABLE: &str = "messages_with_search";
 
+const CACHE_BREAKER: &[ArgSpec] = &[ArgSpec::required("cacheBreaker", ArgType::Number)];
+const SEARCH_ARGS: &[ArgSpec] = &[
+    ArgSpec::required("channel", ArgType::String),
+    ArgSpec::required("body", ArgType::String),
+    ArgSpec::required("limit", ArgType::Number),
+];
+
 pub fn functions() -> Vec<FunctionDef> {
     vec![
         FunctionDef {
             path: "search:default",
-            args: &[
-                ArgSpec::required("channel", ArgType::String),
-                ArgSpec::required("body", ArgType::String),
-                ArgSpec::required("limit", ArgType::Number),
-            ],
+            args: SEARCH_ARGS,
             handler: Handler::Query(search_messages),
         },
         FunctionDef {
             path: "search:findRandomSearchDocument",
-            args: &[ArgSpec::required("cacheBreaker", ArgType::Number)],
+            args: CACHE_BREAKER,
             handler: Handler::Query(|tx, _| {
                 Ok(random_row(tx, TABLE)?.map_or(Value::Null, |d| d.to_value()))
             }),
@@ -47,16 +50,23 @@ pub fn functions() -> Vec<FunctionDef> {
 fn search_messages(tx: &mut Transaction<'_>, args: &Args) -> Result<Value, FnError> {
     let query = SearchQuery {
         text: arg_str(args, "body")?.to_string(),
-        filters: vec![("channel".into(), Value::String(arg_str(args, "channel")?.to_string()))],
+        filters: vec![(
+            "channel".into(),
+            Value::String(arg_str(args, "channel")?.to_string()),
+        )],
         limit: arg_count(args, "limit", MAX_RESULTS as u64)?,
     };
-    let docs = crate::text_indexes::search(tx, TABLE, "search_body", &query).map_err(FnError::uncaught)?;
+    let docs =
+        crate::text_indexes::search(tx, TABLE, "search_body", &query).map_err(FnError::uncaught)?;
     Ok(Value::Array(docs.iter().map(|d| d.to_value()).collect()))
 }
 
 /// A random row: the first at or after a random point of `by_rand`,
 /// wrapping to the first row when the point is past the last one.
-pub fn random_row(tx: &mut Transaction<'_>, table: &str) -> Result<Option<std::sync::Arc<Doc>>, FnError> {
+pub fn random_row(
+    tx: &mut Transaction<'_>,
+    table: &str,
+) -> Result<Option<std::sync::Arc<Doc>>, FnError> {
     let target = json!(random_rand());
     let mut docs = tx
         .index_range(
@@ -71,7 +81,15 @@ pub fn random_row(tx: &mut Transaction<'_>, table: &str) -> Result<Option<std::s
         .map_err(FnError::uncaught)?;
     if docs.is_empty() {
         docs = tx
-            .index_range(table, "by_rand", &[], RangeBound::Unbounded, RangeBound::Unbounded, Order::Asc, 1)
+            .index_range(
+                table,
+                "by_rand",
+                &[],
+                RangeBound::Unbounded,
+                RangeBound::Unbounded,
+                Order::Asc,
+                1,
+            )
             .map_err(FnError::uncaught)?;
     }
     Ok(docs.pop())

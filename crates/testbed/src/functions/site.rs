@@ -14,30 +14,43 @@ pub const SITE_URL_VAR: &str = "CONVEX_SITE_URL";
 /// Environment variables scanned per read; Convex allows far fewer.
 const MAX_ENV_VARS: usize = 1000;
 
+const SITE_URL_ARGS: &[ArgSpec] = &[ArgSpec::optional("cacheBreaker", ArgType::Number)];
+
 pub fn functions() -> Vec<FunctionDef> {
     vec![FunctionDef {
         path: "http:siteUrl",
-        args: &[ArgSpec::optional("cacheBreaker", ArgType::Number)],
+        args: SITE_URL_ARGS,
         handler: Handler::Query(|tx, _| {
             env_var(tx, SITE_URL_VAR)?
                 .map(Value::String)
-                .ok_or_else(|| FnError::uncaught(format!("{SITE_URL_VAR} is not set in this deployment")))
+                .ok_or_else(|| {
+                    FnError::uncaught(format!("{SITE_URL_VAR} is not set in this deployment"))
+                })
         }),
     }]
 }
 
 pub fn env_var(tx: &mut Transaction<'_>, name: &str) -> Result<Option<String>, FnError> {
-    let rows = tx.scan_by_creation_time(ENV_TABLE, MAX_ENV_VARS).map_err(FnError::uncaught)?;
+    let rows = tx
+        .scan_by_creation_time(ENV_TABLE, MAX_ENV_VARS)
+        .map_err(FnError::uncaught)?;
     Ok(rows
         .iter()
         .find(|row| row.fields.get("name").and_then(Value::as_str) == Some(name))
-        .and_then(|row| row.fields.get("value").and_then(Value::as_str).map(String::from)))
+        .and_then(|row| {
+            row.fields
+                .get("value")
+                .and_then(Value::as_str)
+                .map(String::from)
+        }))
 }
 
 /// Sets (or replaces) a deployment environment variable.
 pub fn set_env_var(store: &Store, name: &str, value: &str) -> Result<(), FnError> {
     internal::run_mutation(store, |tx| {
-        let rows = tx.scan_by_creation_time(ENV_TABLE, MAX_ENV_VARS).map_err(FnError::uncaught)?;
+        let rows = tx
+            .scan_by_creation_time(ENV_TABLE, MAX_ENV_VARS)
+            .map_err(FnError::uncaught)?;
         for row in rows {
             if row.fields.get("name").and_then(Value::as_str) == Some(name) {
                 tx.delete(row.id).map_err(FnError::uncaught)?;

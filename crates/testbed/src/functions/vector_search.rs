@@ -9,14 +9,16 @@ use super::args::arg_count;
 use super::{ActionCtx, ArgSpec, ArgType, Args, FnError, FunctionDef, Handler};
 use crate::vector_index::MAX_LIMIT;
 
+const ARGS: &[ArgSpec] = &[
+    ArgSpec::required("vector", ArgType::NumberArray),
+    ArgSpec::required("limit", ArgType::Number),
+    ArgSpec::required("users", ArgType::StringArray),
+];
+
 pub fn functions() -> Vec<FunctionDef> {
     vec![FunctionDef {
         path: "vectorSearch:default",
-        args: &[
-            ArgSpec::required("vector", ArgType::NumberArray),
-            ArgSpec::required("limit", ArgType::Number),
-            ArgSpec::required("users", ArgType::StringArray),
-        ],
+        args: ARGS,
         handler: Handler::Action(vector_search),
     }]
 }
@@ -31,8 +33,15 @@ fn vector_search(ctx: ActionCtx, args: Args) -> BoxFuture<'static, Result<Value,
         let users = args["users"].as_array().cloned().unwrap_or_default();
         let hits = {
             let state = ctx.runtime.store.read();
-            crate::text_indexes::vector_search(&state, "openclaurd", "embedding", &vector, limit, &users)
-                .map_err(FnError::uncaught)?
+            crate::text_indexes::vector_search(
+                &state,
+                "openclaurd",
+                "embedding",
+                &vector,
+                limit,
+                &users,
+            )
+            .map_err(FnError::uncaught)?
         };
         Ok(Value::Array(
             hits.into_iter()
