@@ -239,17 +239,23 @@ impl Store {
 
     /// Validates a transaction that read at `begin_ts` against every commit
     /// since, applies its writes, and marks the subscriptions whose read
-    /// ranges the writes touch. Returns the commit timestamp; a read-only
+    /// ranges the writes touch (`on_commit` runs first, inside the commit).
+    /// Returns the commit timestamp; a read-only
     /// transaction commits nothing and gets the current timestamp.
     pub fn commit(
         &self,
         begin_ts: u64,
         reads: &[ReadRange],
         writes: Vec<PendingWrite>,
+        on_commit: Option<&(dyn Fn(u64) + Send + Sync)>,
     ) -> Result<u64, Conflict> {
         let mut state = self.state.write();
         if writes.is_empty() {
-            return Ok(state.ts.max(begin_ts));
+            let ts = state.ts.max(begin_ts);
+            if let Some(on_commit) = on_commit {
+                on_commit(ts);
+            }
+            return Ok(ts);
         }
         if begin_ts < state.log_floor {
             return Err(Conflict);
@@ -280,6 +286,11 @@ impl Store {
                 table.written_keys(&new, &mut keys);
                 table.insert(new);
             }
+        }
+        // Before any session can learn of the commit, so the committing
+        // session knows a response of its own is on the way.
+        if let Some(on_commit) = on_commit {
+            on_commit(ts);
         }
         self.subscriptions.lock().invalidate(&keys);
         state.ts = ts;
