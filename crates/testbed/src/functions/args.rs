@@ -14,6 +14,10 @@ pub enum ArgType {
     Id(&'static str),
     /// A string naming one of these tables.
     TableName(&'static [&'static str]),
+    /// `v.array(v.number())`.
+    NumberArray,
+    /// `v.array(v.string())`.
+    StringArray,
     Any,
 }
 
@@ -51,6 +55,8 @@ fn validator_text(ty: ArgType) -> String {
             .map(|t| format!("v.literal(\"{t}\")"))
             .collect::<Vec<_>>()
             .join(" | "),
+        ArgType::NumberArray => "v.array(v.float64())".into(),
+        ArgType::StringArray => "v.array(v.string())".into(),
         ArgType::Any => "v.any()".into(),
     }
 }
@@ -68,6 +74,12 @@ fn matches(ty: ArgType, value: &Value) -> bool {
                     .is_some_and(|t| t.name == table)
             }),
         ArgType::TableName(tables) => value.as_str().is_some_and(|s| tables.contains(&s)),
+        ArgType::NumberArray => value
+            .as_array()
+            .is_some_and(|items| items.iter().all(Value::is_number)),
+        ArgType::StringArray => value
+            .as_array()
+            .is_some_and(|items| items.iter().all(Value::is_string)),
         ArgType::Any => true,
     }
 }

@@ -3,9 +3,19 @@
 //! appending to `all_functions`.
 
 pub mod args;
+mod components;
+pub mod internal;
 mod log;
 mod messages;
+mod node_actions;
+mod openclaurd;
+mod random_data;
+pub mod schedule;
+mod search;
 mod setup;
+pub mod site;
+pub mod system;
+mod vector_search;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -129,6 +139,14 @@ fn all_functions() -> Vec<FunctionDef> {
     all.extend(setup::functions());
     all.extend(messages::functions());
     all.extend(log::functions());
+    all.extend(search::functions());
+    all.extend(openclaurd::functions());
+    all.extend(vector_search::functions());
+    all.extend(schedule::functions());
+    all.extend(components::functions());
+    all.extend(node_actions::functions());
+    all.extend(site::functions());
+    all.extend(system::functions());
     all
 }
 

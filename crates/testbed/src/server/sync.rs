@@ -3,12 +3,14 @@
 //!
 //! The session loop owns the state; a writer task owns the socket's send
 //! half (so a stall fault holds responses without blocking requests).
-//! Mutations run as spawned tasks whose responses are delivered in request
-//! order; actions' responses as they finish.
+//! Mutations and actions run as spawned tasks; responses go out as they
+//! finish. A session whose own mutation has committed but not yet been
+//! answered defers transitions until it sends that MutationResponse, so
+//! the response always precedes the Transition that reflects it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -17,7 +19,7 @@ use convex_sync_types::{
     AuthenticationToken, ClientMessage, QueryId, QuerySetModification, ServerMessage,
     StateModification, StateVersion, Timestamp,
 };
-use futures_util::stream::{FuturesOrdered, FuturesUnordered, SplitSink};
+use futures_util::stream::{FuturesUnordered, SplitSink};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -66,6 +68,8 @@ struct Session {
     queries: HashMap<u32, SubscribedQuery>,
     client_clock_skew: Option<i64>,
     last_sent: Instant,
+    /// Mutations of this session that committed but are not answered yet.
+    unanswered_commits: Arc<AtomicUsize>,
 }
 
 pub async fn run(rt: Arc<Runtime>, socket: WebSocket) {
@@ -92,8 +96,9 @@ pub async fn run(rt: Arc<Runtime>, socket: WebSocket) {
         queries: HashMap::new(),
         client_clock_skew: None,
         last_sent: Instant::now(),
+        unanswered_commits: Arc::new(AtomicUsize::new(0)),
     };
-    let mut mutations: FuturesOrdered<JoinHandle<Response>> = FuturesOrdered::new();
+    let mut mutations: FuturesUnordered<JoinHandle<Response>> = FuturesUnordered::new();
     let mut actions: FuturesUnordered<JoinHandle<Response>> = FuturesUnordered::new();
     let mut ping = tokio::time::interval(PING_INTERVAL);
     let mut abrupt = false;
@@ -123,7 +128,11 @@ pub async fn run(rt: Arc<Runtime>, socket: WebSocket) {
                 Ok(())
             }
             _ = signal.notify.notified() => {
-                session.advance(Vec::new(), Vec::new(), None, None, 0).await;
+                // Otherwise the answer to our own mutation is imminent and
+                // its `mutation_done` advances.
+                if session.unanswered_commits.load(Ordering::Acquire) == 0 {
+                    session.advance(Vec::new(), Vec::new(), None, None, 0).await;
+                }
                 Ok(())
             }
             _ = ping.tick() => {
@@ -243,7 +252,7 @@ impl Session {
     async fn handle_text(
         &mut self,
         text: &str,
-        mutations: &mut FuturesOrdered<JoinHandle<Response>>,
+        mutations: &mut FuturesUnordered<JoinHandle<Response>>,
         actions: &mut FuturesUnordered<JoinHandle<Response>>,
     ) -> Result<(), Fatal> {
         let json: Value = serde_json::from_str(text)
@@ -318,9 +327,16 @@ impl Session {
                 let rt = self.rt.clone();
                 let path = udf_path.to_string();
                 let args = args.get().to_string();
-                mutations.push_back(tokio::spawn(async move {
+                let unanswered = self.unanswered_commits.clone();
+                mutations.push(tokio::spawn(async move {
+                    let on_commit = move |_ts: u64| {
+                        unanswered.fetch_add(1, Ordering::AcqRel);
+                    };
                     let outcome = match parse_args(&args) {
-                        Ok(args) => rt.run_mutation(&path, args).await,
+                        Ok(args) => {
+                            rt.run_mutation_observed(&path, args, Some(&on_commit))
+                                .await
+                        }
                         Err(error) => Err(error.into()),
                     };
                     (request_id, outcome)
@@ -504,11 +520,12 @@ impl Session {
             ts: ts.map(ts_of),
             log_lines: LogLinesMessage(log_lines),
         });
-        if let Some(ts) = ts
-            && ts > u64::from(self.version.ts)
-        {
-            self.advance(Vec::new(), Vec::new(), None, None, ts).await;
+        if ts.is_some() {
+            self.unanswered_commits.fetch_sub(1, Ordering::AcqRel);
         }
+        // Also runs queries invalidated while transitions were deferred.
+        self.advance(Vec::new(), Vec::new(), None, None, ts.unwrap_or(0))
+            .await;
     }
 
     fn action_done(&mut self, done: Result<Response, tokio::task::JoinError>) {
