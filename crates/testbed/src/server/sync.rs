@@ -524,7 +524,12 @@ impl Session {
             self.unanswered_commits.fetch_sub(1, Ordering::AcqRel);
         }
         // Also runs queries invalidated while transitions were deferred.
-        self.advance(Vec::new(), Vec::new(), None, None, ts.unwrap_or(0))
+        // The official clients complete a successful mutation only on a
+        // Transition received after its response; a read-only mutation's
+        // ts can equal the version already sent, so one is forced then (its
+        // end version may equal its start version).
+        let min_ts = ts.map_or(0, |ts| ts.max(u64::from(self.version.ts) + 1));
+        self.advance(Vec::new(), Vec::new(), None, None, min_ts)
             .await;
     }
 
