@@ -202,10 +202,10 @@ impl ExportManager {
         let host = self.inner.host.clone();
         let (start_ts, tables) = match tokio::task::spawn_blocking(move || host.snapshot()).await {
             Ok(snapshot) => snapshot,
-            Err(e) => {
-                self.update(|e2| {
-                    e2.state = ExportState::Failed;
-                    e2.failure_reason = Some(format!("snapshot task failed: {e}"));
+            Err(join_error) => {
+                self.update(|export| {
+                    export.state = ExportState::Failed;
+                    export.failure_reason = Some(format!("snapshot task failed: {join_error}"));
                 });
                 return;
             }
