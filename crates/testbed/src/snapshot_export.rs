@@ -198,7 +198,18 @@ impl ExportManager {
 
     async fn run(&self) {
         tokio::time::sleep(self.inner.timing.requested).await;
-        let (start_ts, tables) = self.inner.host.snapshot();
+        // Copying a large snapshot is blocking work.
+        let host = self.inner.host.clone();
+        let (start_ts, tables) = match tokio::task::spawn_blocking(move || host.snapshot()).await {
+            Ok(snapshot) => snapshot,
+            Err(join_error) => {
+                self.update(|export| {
+                    export.state = ExportState::Failed;
+                    export.failure_reason = Some(format!("snapshot task failed: {join_error}"));
+                });
+                return;
+            }
+        };
         self.update(|e| {
             e.state = ExportState::InProgress;
             e.start_ts = Some(start_ts);

@@ -28,6 +28,7 @@ fn contract_type(ty: ArgType) -> String {
         ArgType::NumberArray => "number[]".into(),
         ArgType::StringArray => "string[]".into(),
         ArgType::Id(table) => format!("id:{table}"),
+        ArgType::IdOf(tables) => format!("id:{}", tables.join("|")),
         ArgType::TableName(tables) => format!("enum:{}", tables.join("|")),
         ArgType::Any => "any".into(),
     }

@@ -173,6 +173,33 @@ async fn export_endpoints_require_the_admin_key() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+
+    // The system query needs admin auth too, over HTTP and WebSocket.
+    let call = json!({"path": "_system/frontend/latestExport", "args": {}, "format": "json"});
+    let resp = http
+        .post(format!("{}/api/query", handle.url()))
+        .json(&call)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(resp.text().await.unwrap().contains("admin"));
+    let resp = http
+        .post(format!("{}/api/query", handle.url()))
+        .header("Authorization", &admin)
+        .json(&call)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut client = client(&handle).await;
+    let e = err(query(&mut client, "_system/frontend/latestExport", json!({})).await);
+    assert!(e.contains("admin"), "{e}");
+    client
+        .set_admin_auth(handle.admin_key().to_string(), None)
+        .await;
+    let record = ok(query(&mut client, "_system/frontend/latestExport", json!({})).await);
+    assert!(record["state"].is_string(), "{record}");
     handle.shutdown().await;
 }
 

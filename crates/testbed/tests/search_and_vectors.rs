@@ -274,11 +274,28 @@ async fn vector_search_finds_a_row_by_its_own_embedding() {
     handle.shutdown().await;
 }
 
+/// The distinct users of the `openclaurd` rows, read in-process.
+fn users(handle: &testbed::TestbedHandle) -> std::collections::BTreeSet<u32> {
+    let state = handle.runtime().store.read();
+    state
+        .table("openclaurd")
+        .unwrap()
+        .docs
+        .values()
+        .map(|d| {
+            let user = d.fields["user"].as_str().unwrap();
+            user.strip_prefix("user ")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("user {user:?} is not `user N`"))
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn low_and_high_cardinality_inserts_use_their_user_ranges() {
     let handle = start().await;
     let mut client = client(&handle).await;
-    for _ in 0..15 {
+    for _ in 0..30 {
         ok(mutation(
             &mut client,
             "openclaurd:insertOpenclaurdLowCardinality",
@@ -286,23 +303,22 @@ async fn low_and_high_cardinality_inserts_use_their_user_ranges() {
         )
         .await);
     }
-    let users: std::collections::BTreeSet<String> = {
-        let state = handle.runtime().store.read();
-        state
-            .table("openclaurd")
-            .unwrap()
-            .docs
-            .values()
-            .map(|d| d.fields["user"].as_str().unwrap().to_string())
-            .collect()
-    };
-    assert!(
-        users.iter().all(|u| {
-            let n: u32 = u.strip_prefix("user ").unwrap().parse().unwrap();
-            n < 5
-        }),
-        "{users:?}"
-    );
+    let low = users(&handle);
+    assert!(low.iter().all(|n| *n < 5), "{low:?}");
+    // 30 draws from 5 users leave more than one user (p(all equal) ~ 1e-20).
+    assert!(low.len() > 1, "{low:?}");
+    for _ in 0..30 {
+        ok(mutation(
+            &mut client,
+            "openclaurd:insertOpenclaurdHighCardinality",
+            json!({}),
+        )
+        .await);
+    }
+    let all = users(&handle);
+    assert!(all.iter().all(|n| *n < 100), "{all:?}");
+    // 30 draws from 100 users reach beyond the first 5 (p(not) = 0.05^30).
+    assert!(all.iter().any(|n| *n >= 5), "{all:?}");
     handle.shutdown().await;
 }
 

@@ -370,3 +370,22 @@ async fn a_thousand_concurrent_connections() {
     drop(sockets);
     handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn idle_connections_get_pings() {
+    let handle = started().await;
+    let mut socket = connect(&handle, "/api/sync").await;
+    let waited = Instant::now();
+    let frame = tokio::time::timeout(Duration::from_secs(8), socket.next())
+        .await
+        .expect("no Ping within 8 s")
+        .unwrap()
+        .unwrap();
+    let message: Value = serde_json::from_str(frame.to_text().unwrap()).unwrap();
+    assert_eq!(message, json!({"type": "Ping"}));
+    assert!(
+        waited.elapsed() >= Duration::from_secs(4),
+        "pinged a fresh connection"
+    );
+    handle.shutdown().await;
+}

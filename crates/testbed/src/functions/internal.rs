@@ -35,7 +35,7 @@ pub fn run_mutation(
             let value = body(&mut tx)?;
             (value, tx.into_parts())
         };
-        if let Ok(ts) = store.commit(parts.begin_ts, &parts.reads, parts.writes) {
+        if let Ok(ts) = store.commit(parts.begin_ts, &parts.reads, parts.writes, None) {
             return Ok((value, ts));
         }
     }

@@ -184,6 +184,18 @@ impl Registry {
     }
 }
 
+/// System functions (`_system/...`) belong to the backend, not the app;
+/// like Convex, the testbed serves them to admins only.
+pub fn is_system_path(path: &str) -> bool {
+    path.starts_with("_system/")
+}
+
+pub fn system_needs_admin(path: &str) -> String {
+    format!(
+        "{path} is a system function: it requires admin authentication (the deployment's admin key)"
+    )
+}
+
 pub fn canonical_path(path: &str) -> String {
     let (module, export) = path.split_once(':').unwrap_or((path, "default"));
     let module = module.strip_suffix(".js").unwrap_or(module);

@@ -70,8 +70,11 @@ fn whole_table(store: &Store) -> Option<ReadRange> {
     })
 }
 
-/// Claims up to `BATCH` jobs: deletes their rows and returns (path, args).
-fn claim_jobs(store: &Store) -> Result<Vec<(String, Map<String, Value>)>, FnError> {
+/// A claimed job: function path and arguments.
+type Job = (String, Map<String, Value>);
+
+/// Claims up to `BATCH` jobs: deletes their rows and returns them.
+fn claim_jobs(store: &Store) -> Result<Vec<Job>, FnError> {
     let (claimed, _) = internal::run_mutation(store, |tx| {
         let rows = tx
             .scan_by_creation_time(SCHEDULED_TABLE, BATCH)
