@@ -63,7 +63,10 @@ where
                 let mut stalled = 0;
                 while Instant::now() < deadline {
                     let t = Instant::now();
-                    if tokio::time::timeout(Duration::from_secs(2), op(w)).await.is_err() {
+                    if tokio::time::timeout(Duration::from_secs(2), op(w))
+                        .await
+                        .is_err()
+                    {
                         stalled += 1;
                         continue;
                     }
