@@ -476,22 +476,7 @@ impl Writer {
                 _ = closed.wait_for(|r| r.is_some()) => None,
             };
             let Some(first) = first else { break };
-            let mut result = self.write(first).await;
-            let mut batched = 1;
-            while result.is_ok() && batched < MAX_BATCH {
-                match self.commands.try_recv() {
-                    Ok(command) => {
-                        result = self.write(command).await;
-                        batched += 1;
-                    }
-                    Err(_) => break,
-                }
-            }
-            if let Err(e) = result {
-                self.shared.die(format!("sending failed: {e}"));
-                break;
-            }
-            if let Err(e) = self.sink.flush().await {
+            if let Err(e) = self.write_batch(first).await {
                 self.shared.die(format!("sending failed: {e}"));
                 break;
             }
@@ -499,89 +484,114 @@ impl Writer {
         let _ = self.sink.close().await;
     }
 
+    /// Writes `first` and whatever else is already queued (up to
+    /// MAX_BATCH), then flushes once. Consecutive query set changes travel
+    /// as one `ModifyQuerySet` (as Convex's clients batch them), so queued
+    /// removes and adds cost one frame and one Transition; order is kept.
+    async fn write_batch(&mut self, first: Command) -> anyhow::Result<()> {
+        let mut modifications = Vec::new();
+        let mut next = Some(first);
+        let mut batched = 0;
+        while let Some(command) = next.take() {
+            match self.prepare(command) {
+                Some(Frame::Modify(modification)) => modifications.push(modification),
+                Some(Frame::Message(message)) => {
+                    self.feed_modifications(&mut modifications).await?;
+                    self.sink
+                        .feed(Message::text(wire::encode(message)?))
+                        .await?;
+                }
+                None => {}
+            }
+            batched += 1;
+            if batched < MAX_BATCH {
+                next = self.commands.try_recv().ok();
+            }
+        }
+        self.feed_modifications(&mut modifications).await?;
+        self.sink.flush().await?;
+        Ok(())
+    }
+
+    async fn feed_modifications(
+        &mut self,
+        modifications: &mut Vec<QuerySetModification>,
+    ) -> anyhow::Result<()> {
+        if modifications.is_empty() {
+            return Ok(());
+        }
+        let base_version = self.query_set_version;
+        self.query_set_version += 1;
+        let frame = ClientMessage::ModifyQuerySet {
+            base_version,
+            new_version: self.query_set_version,
+            modifications: std::mem::take(modifications),
+        };
+        self.sink.feed(Message::text(wire::encode(frame)?)).await?;
+        Ok(())
+    }
+
     /// Registers the request (so its answer can never beat its entry) and
-    /// queues its frame.
-    async fn write(&mut self, command: Command) -> anyhow::Result<()> {
-        let frame = match command {
+    /// says what to put on the wire for it, if anything.
+    fn prepare(&mut self, command: Command) -> Option<Frame> {
+        match command {
             Command::AddQuery {
                 query_id,
                 path,
                 args,
                 mut entry,
             } => {
-                {
-                    let mut pending = self.shared.lock();
-                    if let Some(reason) = &pending.dead {
-                        reject_query(entry, reason);
-                        return Ok(());
-                    }
-                    if let QueryEntry::Once { sent, .. } = &mut entry {
-                        *sent = Some(Instant::now());
-                    }
-                    pending.queries.insert(query_id, entry);
+                let mut pending = self.shared.lock();
+                if let Some(reason) = &pending.dead {
+                    reject_query(entry, reason);
+                    return None;
                 }
-                self.modify(QuerySetModification::Add(Query {
+                if let QueryEntry::Once { sent, .. } = &mut entry {
+                    *sent = Some(Instant::now());
+                }
+                pending.queries.insert(query_id, entry);
+                Some(Frame::Modify(QuerySetModification::Add(Query {
                     query_id: QueryId::new(query_id),
                     udf_path: path,
                     args,
                     journal: None,
                     component_path: None,
-                }))
+                })))
             }
             Command::RemoveQuery { query_id, detached } => {
                 if !detached && self.shared.lock().queries.remove(&query_id).is_none() {
-                    return Ok(());
+                    return None;
                 }
-                self.modify(QuerySetModification::Remove {
+                Some(Frame::Modify(QuerySetModification::Remove {
                     query_id: QueryId::new(query_id),
-                })
+                }))
             }
             Command::Mutation { path, args, reply } => {
                 let request_id = self.register(reply)?;
-                let Some(request_id) = request_id else {
-                    return Ok(());
-                };
-                ClientMessage::Mutation {
+                Some(Frame::Message(ClientMessage::Mutation {
                     request_id,
                     udf_path: path,
                     args,
                     component_path: None,
-                }
+                }))
             }
             Command::Action { path, args, reply } => {
-                let Some(request_id) = self.register(reply)? else {
-                    return Ok(());
-                };
-                ClientMessage::Action {
+                let request_id = self.register(reply)?;
+                Some(Frame::Message(ClientMessage::Action {
                     request_id,
                     udf_path: path,
                     args,
                     component_path: None,
-                }
+                }))
             }
-        };
-        self.sink.feed(Message::text(wire::encode(frame)?)).await?;
-        Ok(())
-    }
-
-    fn modify(&mut self, modification: QuerySetModification) -> ClientMessage {
-        let base_version = self.query_set_version;
-        self.query_set_version += 1;
-        ClientMessage::ModifyQuerySet {
-            base_version,
-            new_version: self.query_set_version,
-            modifications: vec![modification],
         }
     }
 
-    fn register(
-        &mut self,
-        reply: oneshot::Sender<Result<RequestReply, Failed>>,
-    ) -> anyhow::Result<Option<u32>> {
+    fn register(&mut self, reply: oneshot::Sender<Result<RequestReply, Failed>>) -> Option<u32> {
         let mut pending = self.shared.lock();
         if let Some(reason) = &pending.dead {
             let _ = reply.send(Err(Failed::new(None, CallError::lost(reason))));
-            return Ok(None);
+            return None;
         }
         let request_id = self.next_request_id;
         self.next_request_id += 1;
@@ -592,8 +602,14 @@ impl Writer {
                 sent: Instant::now(),
             },
         );
-        Ok(Some(request_id))
+        Some(request_id)
     }
+}
+
+/// What one command puts on the wire.
+enum Frame {
+    Modify(QuerySetModification),
+    Message(ClientMessage),
 }
 
 fn reject_query(entry: QueryEntry, reason: &str) {
