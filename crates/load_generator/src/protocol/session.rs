@@ -37,6 +37,10 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const INACTIVITY_LIMIT: Duration = Duration::from_secs(60);
 /// Frames the writer coalesces into one flush when callers queue up.
 const MAX_BATCH: usize = 64;
+/// How long an answered one-shot query may stay in the server's query set
+/// waiting to ride along with the next query set change, before it is
+/// removed on its own. Saves a frame and a Transition per query.
+const REMOVE_LINGER: Duration = Duration::from_millis(5);
 
 /// Where and how to connect.
 #[derive(Clone)]
@@ -99,6 +103,8 @@ struct RequestEntry {
 struct Pending {
     queries: HashMap<u32, QueryEntry>,
     requests: HashMap<u32, RequestEntry>,
+    /// Answered one-shot queries still in the server's query set.
+    answered: Vec<u32>,
     /// Set once; after that nothing new is accepted.
     dead: Option<String>,
 }
@@ -110,10 +116,12 @@ enum Command {
         args: SerializedArgs,
         entry: QueryEntry,
     },
-    /// `detached`: the reader already took the entry out of the table (the
-    /// query answered); otherwise the writer removes it, and sends the
-    /// frame only if it was still there, so each query is removed once.
-    RemoveQuery { query_id: u32, detached: bool },
+    /// A caller gave up on a query: the writer removes its entry and, if
+    /// it was still there, sends the Remove (so each query is removed once).
+    RemoveQuery { query_id: u32 },
+    /// `Pending::answered` became non-empty: remove them within
+    /// REMOVE_LINGER if no other query set change carries them first.
+    RemoveAnswered,
     Mutation {
         path: UdfPath,
         args: SerializedArgs,
@@ -213,7 +221,6 @@ impl Drop for RemoveOnDrop {
         }
         let _ = self.commands.send(Command::RemoveQuery {
             query_id: self.query_id,
-            detached: false,
         });
     }
 }
@@ -297,6 +304,7 @@ impl Session {
                 shared: shared.clone(),
                 query_set_version: 1,
                 next_request_id: 0,
+                linger_until: None,
             }
             .run(),
         );
@@ -464,19 +472,37 @@ struct Writer {
     shared: Arc<Shared>,
     query_set_version: u32,
     next_request_id: u32,
+    /// When answered queries must be removed even if nothing else is sent.
+    linger_until: Option<tokio::time::Instant>,
 }
 
 impl Writer {
     async fn run(mut self) {
         let mut closed = self.shared.closed.subscribe();
         loop {
+            let linger = async {
+                match self.linger_until {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
             let first = tokio::select! {
                 biased;
                 command = self.commands.recv() => command,
                 _ = closed.wait_for(|r| r.is_some()) => None,
+                _ = linger => Some(Command::RemoveAnswered),
             };
             let Some(first) = first else { break };
-            if let Err(e) = self.write_batch(first).await {
+            let lingered = matches!(first, Command::RemoveAnswered)
+                && self
+                    .linger_until
+                    .is_some_and(|d| d <= tokio::time::Instant::now());
+            let result = if lingered {
+                self.write_answered_removes().await
+            } else {
+                self.write_batch(first).await
+            };
+            if let Err(e) = result {
                 self.shared.die(format!("sending failed: {e}"));
                 break;
             }
@@ -513,6 +539,13 @@ impl Writer {
         Ok(())
     }
 
+    async fn write_answered_removes(&mut self) -> anyhow::Result<()> {
+        let mut modifications = Vec::new();
+        self.feed_modifications_always(&mut modifications).await?;
+        self.sink.flush().await?;
+        Ok(())
+    }
+
     async fn feed_modifications(
         &mut self,
         modifications: &mut Vec<QuerySetModification>,
@@ -520,6 +553,28 @@ impl Writer {
         if modifications.is_empty() {
             return Ok(());
         }
+        self.feed_modifications_always(modifications).await
+    }
+
+    /// One ModifyQuerySet: the answered queries' removes, then
+    /// `modifications`. Nothing when both are empty.
+    async fn feed_modifications_always(
+        &mut self,
+        modifications: &mut Vec<QuerySetModification>,
+    ) -> anyhow::Result<()> {
+        self.linger_until = None;
+        let answered = std::mem::take(&mut self.shared.lock().answered);
+        if answered.is_empty() && modifications.is_empty() {
+            return Ok(());
+        }
+        let mut all: Vec<QuerySetModification> = answered
+            .into_iter()
+            .map(|query_id| QuerySetModification::Remove {
+                query_id: QueryId::new(query_id),
+            })
+            .collect();
+        all.append(modifications);
+        let modifications = &mut all;
         let base_version = self.query_set_version;
         self.query_set_version += 1;
         let frame = ClientMessage::ModifyQuerySet {
@@ -558,13 +613,16 @@ impl Writer {
                     component_path: None,
                 })))
             }
-            Command::RemoveQuery { query_id, detached } => {
-                if !detached && self.shared.lock().queries.remove(&query_id).is_none() {
-                    return None;
-                }
+            Command::RemoveQuery { query_id } => {
+                self.shared.lock().queries.remove(&query_id)?;
                 Some(Frame::Modify(QuerySetModification::Remove {
                     query_id: QueryId::new(query_id),
                 }))
+            }
+            Command::RemoveAnswered => {
+                self.linger_until
+                    .get_or_insert_with(|| tokio::time::Instant::now() + REMOVE_LINGER);
+                None
             }
             Command::Mutation { path, args, reply } => {
                 let request_id = self.register(reply)?;
@@ -836,11 +894,17 @@ impl Reader {
                 }
             }
         }
-        for query_id in answered {
-            let _ = self.commands.send(Command::RemoveQuery {
-                query_id,
-                detached: true,
-            });
+        if answered.is_empty() {
+            return;
+        }
+        let first_in_line = {
+            let mut pending = self.shared.lock();
+            let was_empty = pending.answered.is_empty();
+            pending.answered.extend(answered);
+            was_empty
+        };
+        if first_in_line {
+            let _ = self.commands.send(Command::RemoveAnswered);
         }
     }
 
