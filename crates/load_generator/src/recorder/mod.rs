@@ -141,6 +141,18 @@ pub struct Recorder {
     open_interval: Mutex<u32>,
     hlog: Mutex<Option<HlogWriter>>,
     hlog_error: Mutex<Option<String>>,
+    /// All metrics' response times of the last closed interval, merged
+    /// (reused, so no allocation per interval).
+    overall_scratch: Mutex<LatencyHistogram>,
+    overall_last: Mutex<OverallInterval>,
+}
+
+/// Every metric together, over the last closed interval (progress line).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OverallInterval {
+    pub index: u32,
+    pub counts: Counts,
+    pub response: Summary,
 }
 
 impl Default for Recorder {
@@ -158,6 +170,8 @@ impl Recorder {
             open_interval: Mutex::new(0),
             hlog: Mutex::new(None),
             hlog_error: Mutex::new(None),
+            overall_scratch: Mutex::new(new_latency_histogram()),
+            overall_last: Mutex::new(OverallInterval::default()),
         }
     }
 
@@ -201,8 +215,13 @@ impl Recorder {
         *index_guard += 1;
         let start = INTERVAL * index;
         let mut hlog = self.hlog.lock().unwrap();
+        let mut overall = self.overall_scratch.lock().unwrap();
+        overall.reset();
+        let mut overall_counts = Counts::default();
         for m in self.metrics.read().unwrap().iter() {
             let mut m = m.lock().unwrap();
+            let _ = overall.add(m.current.get(LatencyKind::ResponseTime));
+            overall_counts.add(&m.current_counts);
             let mut latencies = std::collections::BTreeMap::new();
             for kind in LatencyKind::ALL {
                 let h = m.current.get(kind);
@@ -212,16 +231,11 @@ impl Recorder {
                 let Ok(encoded) = encode_histogram(h) else {
                     continue;
                 };
-                if let Some(writer) = hlog.as_mut()
-                    && let Err(e) = writer.append(
-                        &hlog::tag_for(&m.key, kind),
-                        start,
-                        length,
-                        h.max(),
-                        &encoded,
-                    )
-                {
-                    self.hlog_error.lock().unwrap().get_or_insert(e.to_string());
+                if let Some(writer) = hlog.as_mut() {
+                    let tag = hlog::tag_for(&m.key, kind);
+                    if let Err(e) = writer.append(&tag, start, length, h.max(), &encoded) {
+                        self.hlog_error.lock().unwrap().get_or_insert(e.to_string());
+                    }
                 }
                 latencies.insert(kind, encoded);
             }
@@ -243,11 +257,21 @@ impl Recorder {
             m.current_counts = Counts::default();
             m.current_scheduled = 0;
         }
-        if let Some(writer) = hlog.as_mut()
-            && let Err(e) = writer.flush()
-        {
-            self.hlog_error.lock().unwrap().get_or_insert(e.to_string());
+        *self.overall_last.lock().unwrap() = OverallInterval {
+            index,
+            counts: overall_counts,
+            response: Summary::from_histogram(&overall),
+        };
+        if let Some(writer) = hlog.as_mut() {
+            if let Err(e) = writer.flush() {
+                self.hlog_error.lock().unwrap().get_or_insert(e.to_string());
+            }
         }
+    }
+
+    /// Every metric together over the last closed interval.
+    pub fn overall_last(&self) -> OverallInterval {
+        *self.overall_last.lock().unwrap()
     }
 
     /// Every metric's closed intervals and whole-run histograms, for

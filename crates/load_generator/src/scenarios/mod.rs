@@ -27,7 +27,7 @@ pub mod setup {
         env: &RunEnv,
         num_rows: u64,
         num_vector_rows: u64,
-        progress: &SeedProgressFn,
+        progress: &SeedProgressFn<'_>,
     ) -> anyhow::Result<()> {
         let _ = (env, num_rows, num_vector_rows, progress);
         anyhow::bail!(

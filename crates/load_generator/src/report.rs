@@ -1,0 +1,174 @@
+//! The end-of-run stats report: a table for the terminal, or one JSON
+//! document (`--format json`). Latencies shown are response times (from
+//! the scheduled start); start lag p99 shows how late the generator was.
+
+use std::fmt::Write as _;
+
+use results_format::{HistogramsFile, LatencyKind, Metric, RunInfo, Summary};
+use serde_json::json;
+
+fn ms(us: u64) -> String {
+    format!("{:.2}", us as f64 / 1000.0)
+}
+
+fn rate(r: Option<f64>) -> String {
+    r.map_or("-".into(), |r| format!("{r:.2}"))
+}
+
+fn summary(metric: &Metric, kind: LatencyKind) -> Option<Summary> {
+    metric.latencies.get(&kind).map(|r| r.summary)
+}
+
+pub fn text(run: &RunInfo, histograms: &HistogramsFile) -> String {
+    let mut out = String::new();
+    let headers = [
+        "metric",
+        "count",
+        "target/s",
+        "achieved/s",
+        "mean ms",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
+        "errors",
+        "timeouts",
+        "dropped",
+        "lag p99 ms",
+    ];
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for m in &histograms.metrics {
+        let response = summary(m, LatencyKind::ResponseTime);
+        let lag = summary(m, LatencyKind::StartLag);
+        let cell = |f: fn(&Summary) -> u64| response.map_or("-".into(), |s| ms(f(&s)));
+        rows.push(vec![
+            m.key.to_string(),
+            m.totals.requests.to_string(),
+            rate(m.target_rate),
+            format!("{:.2}", m.achieved_rate),
+            response.map_or("-".into(), |s| format!("{:.2}", s.mean_us / 1000.0)),
+            cell(|s| s.p50_us),
+            cell(|s| s.p90_us),
+            cell(|s| s.p99_us),
+            cell(|s| s.p999_us),
+            cell(|s| s.max_us),
+            m.totals.errors.to_string(),
+            m.totals.timeouts.to_string(),
+            m.totals.dropped.to_string(),
+            lag.map_or("-".into(), |s| ms(s.p99_us)),
+        ]);
+    }
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .chain([headers[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        for (i, c) in cells.iter().enumerate() {
+            if i == 0 {
+                let _ = write!(out, "{c:<w$}", w = widths[i]);
+            } else {
+                let _ = write!(out, "  {c:>w$}", w = widths[i]);
+            }
+        }
+        out.push('\n');
+    };
+    let _ = writeln!(
+        out,
+        "{} on {} ({}): {:.1} s measured, status {:?}{}",
+        run.workload.name,
+        run.backend.url,
+        run.backend.version.as_deref().unwrap_or("version unknown"),
+        run.duration_secs,
+        run.outcome.status,
+        run.outcome
+            .reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default(),
+    );
+    line(headers.to_vec(), &mut out);
+    for r in &rows {
+        line(r.iter().map(String::as_str).collect(), &mut out);
+    }
+    for m in &histograms.metrics {
+        for sample in &m.error_samples {
+            let _ = writeln!(
+                out,
+                "  {} {} x{}: {}",
+                m.key, sample.category, sample.count, sample.message
+            );
+        }
+    }
+    for t in &run.outcome.thresholds {
+        let _ = writeln!(
+            out,
+            "threshold {} {} {} {}: {} -> {}",
+            t.metric,
+            t.statistic,
+            t.comparison,
+            t.limit,
+            t.actual.map_or("no data".into(), |a| format!("{a:.3}")),
+            if t.passed { "pass" } else { "FAIL" }
+        );
+    }
+    if let Some(b) = &run.outcome.error_budget {
+        let _ = writeln!(
+            out,
+            "error budget: {} errors+timeouts, fewer than {} allowed -> {}",
+            b.errors,
+            b.allowed,
+            if b.passed { "pass" } else { "FAIL" }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "result: {}",
+        if run.outcome.passed {
+            "PASSED"
+        } else {
+            "FAILED"
+        }
+    );
+    out
+}
+
+/// `--format json`: the outcome and each metric's summaries.
+pub fn json(
+    run: &RunInfo,
+    histograms: &HistogramsFile,
+    output: &std::path::Path,
+) -> serde_json::Value {
+    let metrics: Vec<_> = histograms
+        .metrics
+        .iter()
+        .map(|m| {
+            json!({
+                "scenario": m.key.scenario,
+                "name": m.key.name,
+                "path": m.key.path,
+                "target_rate": m.target_rate,
+                "achieved_rate": m.achieved_rate,
+                "totals": m.totals,
+                "response_time": summary(m, LatencyKind::ResponseTime),
+                "service_time": summary(m, LatencyKind::ServiceTime),
+                "start_lag": summary(m, LatencyKind::StartLag),
+                "error_samples": m.error_samples,
+            })
+        })
+        .collect();
+    json!({
+        "run_id": run.run_id,
+        "output": output.display().to_string(),
+        "workload": run.workload.name,
+        "backend": run.backend,
+        "duration_secs": run.duration_secs,
+        "outcome": run.outcome,
+        "metrics": metrics,
+    })
+}
