@@ -25,6 +25,7 @@ pub mod export;
 pub mod host;
 pub mod perf;
 pub mod progress;
+pub mod protocol;
 pub mod recorder;
 pub mod report;
 pub mod run;

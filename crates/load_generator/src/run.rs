@@ -315,13 +315,15 @@ async fn seed_with_progress(env: &RunEnv, workload: &Workload, quiet: bool) -> a
     });
     let messages_total = workload.num_rows;
     let last_logged = Mutex::new(Instant::now());
-    let report = |p: SeedProgress| {
+    let shown = bar.clone();
+    // `seed` takes a `'static` callback, so it owns what it uses.
+    let report = move |p: SeedProgress| {
         let overall = if p.table == "messages" {
             p.done
         } else {
             messages_total + p.done
         };
-        if let Some(bar) = &bar {
+        if let Some(bar) = &shown {
             bar.set_message(p.table);
             bar.set_position(overall);
         } else if !quiet {

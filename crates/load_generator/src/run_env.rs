@@ -59,4 +59,4 @@ pub struct SeedProgress {
 }
 
 /// Callback `seed` calls after each batch.
-pub type SeedProgressFn<'a> = dyn Fn(SeedProgress) + Send + Sync + 'a;
+pub type SeedProgressFn = dyn Fn(SeedProgress) + Send + Sync;
