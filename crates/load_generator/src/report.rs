@@ -38,7 +38,14 @@ pub fn text(run: &RunInfo, histograms: &HistogramsFile) -> String {
         "lag p99 ms",
     ];
     let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut hidden = 0;
     for m in &histograms.metrics {
+        // Metrics that never fired and were not driven (reconnects, ...)
+        // stay in the files but would only clutter the table.
+        if m.totals.requests == 0 && m.totals.dropped == 0 && m.target_rate.is_none() {
+            hidden += 1;
+            continue;
+        }
         let response = summary(m, LatencyKind::ResponseTime);
         let lag = summary(m, LatencyKind::StartLag);
         let cell = |f: fn(&Summary) -> u64| response.map_or("-".into(), |s| ms(f(&s)));
@@ -95,6 +102,12 @@ pub fn text(run: &RunInfo, histograms: &HistogramsFile) -> String {
     line(headers.to_vec(), &mut out);
     for r in &rows {
         line(r.iter().map(String::as_str).collect(), &mut out);
+    }
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "({hidden} metrics with no events not shown; see histograms.json)"
+        );
     }
     for m in &histograms.metrics {
         for sample in &m.error_samples {

@@ -540,6 +540,13 @@ async fn run_load(
             }
         }
     }
+    // The last, possibly shorter, interval runs to the end (or the stop).
+    if measuring {
+        tokio::select! {
+            _ = tokio::time::sleep_until(end.into()) => {}
+            _ = stop.stopped() => {}
+        }
+    }
     let stopped_at = Instant::now().min(end);
     // Requests still running finish (within the drain period) and count.
     let reports = drivers.await;
