@@ -139,6 +139,16 @@ impl Runtime {
     }
 
     pub async fn run_mutation(&self, path: &str, args: Args) -> FnOutcome {
+        self.run_mutation_observed(path, args, None).await
+    }
+
+    /// Like `run_mutation`; `on_commit` runs inside a successful commit.
+    pub async fn run_mutation_observed(
+        &self,
+        path: &str,
+        args: Args,
+        on_commit: Option<&(dyn Fn(u64) + Send + Sync)>,
+    ) -> FnOutcome {
         let def = self.resolve(path, FunctionKind::Mutation, &args)?;
         let Handler::Mutation(handler) = def.handler else {
             unreachable!("resolve checked the kind");
@@ -170,7 +180,7 @@ impl Runtime {
             let wrote = !parts.writes.is_empty();
             match self
                 .store
-                .commit(parts.begin_ts, &parts.reads, parts.writes)
+                .commit(parts.begin_ts, &parts.reads, parts.writes, on_commit)
             {
                 Ok(ts) => {
                     if wrote {

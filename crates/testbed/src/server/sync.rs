@@ -3,12 +3,14 @@
 //!
 //! The session loop owns the state; a writer task owns the socket's send
 //! half (so a stall fault holds responses without blocking requests).
-//! Mutations run as spawned tasks whose responses are delivered in request
-//! order; actions' responses as they finish.
+//! Mutations and actions run as spawned tasks; responses go out as they
+//! finish. A session whose own mutation has committed but not yet been
+//! answered defers transitions until it sends that MutationResponse, so
+//! the response always precedes the Transition that reflects it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -17,7 +19,7 @@ use convex_sync_types::{
     AuthenticationToken, ClientMessage, QueryId, QuerySetModification, ServerMessage,
     StateModification, StateVersion, Timestamp,
 };
-use futures_util::stream::{FuturesOrdered, FuturesUnordered, SplitSink};
+use futures_util::stream::{FuturesUnordered, SplitSink};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -66,6 +68,11 @@ struct Session {
     queries: HashMap<u32, SubscribedQuery>,
     client_clock_skew: Option<i64>,
     last_sent: Instant,
+    /// Mutations of this session that committed but are not answered yet.
+    unanswered_commits: Arc<AtomicUsize>,
+    /// Authenticated with this instance's admin key (system functions
+    /// such as `_system/frontend/latestExport` need it).
+    admin: bool,
 }
 
 pub async fn run(rt: Arc<Runtime>, socket: WebSocket) {
@@ -92,8 +99,10 @@ pub async fn run(rt: Arc<Runtime>, socket: WebSocket) {
         queries: HashMap::new(),
         client_clock_skew: None,
         last_sent: Instant::now(),
+        unanswered_commits: Arc::new(AtomicUsize::new(0)),
+        admin: false,
     };
-    let mut mutations: FuturesOrdered<JoinHandle<Response>> = FuturesOrdered::new();
+    let mut mutations: FuturesUnordered<JoinHandle<Response>> = FuturesUnordered::new();
     let mut actions: FuturesUnordered<JoinHandle<Response>> = FuturesUnordered::new();
     let mut ping = tokio::time::interval(PING_INTERVAL);
     let mut abrupt = false;
@@ -123,11 +132,17 @@ pub async fn run(rt: Arc<Runtime>, socket: WebSocket) {
                 Ok(())
             }
             _ = signal.notify.notified() => {
-                session.advance(Vec::new(), Vec::new(), None, None, 0).await;
+                // Otherwise the answer to our own mutation is imminent and
+                // its `mutation_done` advances.
+                if session.unanswered_commits.load(Ordering::Acquire) == 0 {
+                    session.advance(Vec::new(), Vec::new(), None, None, 0).await;
+                }
                 Ok(())
             }
             _ = ping.tick() => {
-                if session.last_sent.elapsed() >= PING_INTERVAL {
+                // Slack for timer granularity: the tick and `last_sent` are
+                // measured from nearly the same instant.
+                if session.last_sent.elapsed() + Duration::from_millis(50) >= PING_INTERVAL {
                     session.send(ServerMessage::Ping);
                 }
                 Ok(())
@@ -243,7 +258,7 @@ impl Session {
     async fn handle_text(
         &mut self,
         text: &str,
-        mutations: &mut FuturesOrdered<JoinHandle<Response>>,
+        mutations: &mut FuturesUnordered<JoinHandle<Response>>,
         actions: &mut FuturesUnordered<JoinHandle<Response>>,
     ) -> Result<(), Fatal> {
         let json: Value = serde_json::from_str(text)
@@ -318,9 +333,16 @@ impl Session {
                 let rt = self.rt.clone();
                 let path = udf_path.to_string();
                 let args = args.get().to_string();
-                mutations.push_back(tokio::spawn(async move {
+                let unanswered = self.unanswered_commits.clone();
+                mutations.push(tokio::spawn(async move {
+                    let on_commit = move |_ts: u64| {
+                        unanswered.fetch_add(1, Ordering::AcqRel);
+                    };
                     let outcome = match parse_args(&args) {
-                        Ok(args) => rt.run_mutation(&path, args).await,
+                        Ok(args) => {
+                            rt.run_mutation_observed(&path, args, Some(&on_commit))
+                                .await
+                        }
                         Err(error) => Err(error.into()),
                     };
                     (request_id, outcome)
@@ -365,6 +387,7 @@ impl Session {
                 }
                 // User JWTs are accepted without verification: no benchmark
                 // function reads the identity.
+                self.admin = matches!(token, AuthenticationToken::Admin(..));
                 self.advance(Vec::new(), Vec::new(), None, Some(base_version + 1), 0)
                     .await;
             }
@@ -383,6 +406,14 @@ impl Session {
                 };
             }
         };
+        if crate::functions::is_system_path(path) && !self.admin {
+            return SubscribedQuery {
+                resolved: Err(crate::functions::FnError::plain(
+                    crate::functions::system_needs_admin(path),
+                )),
+                args,
+            };
+        }
         let resolved = self
             .rt
             .resolve(path, FunctionKind::Query, &args)
@@ -504,11 +535,17 @@ impl Session {
             ts: ts.map(ts_of),
             log_lines: LogLinesMessage(log_lines),
         });
-        if let Some(ts) = ts
-            && ts > u64::from(self.version.ts)
-        {
-            self.advance(Vec::new(), Vec::new(), None, None, ts).await;
+        if ts.is_some() {
+            self.unanswered_commits.fetch_sub(1, Ordering::AcqRel);
         }
+        // Also runs queries invalidated while transitions were deferred.
+        // The official clients complete a successful mutation only on a
+        // Transition received after its response; a read-only mutation's
+        // ts can equal the version already sent, so one is forced then (its
+        // end version may equal its start version).
+        let min_ts = ts.map_or(0, |ts| ts.max(u64::from(self.version.ts) + 1));
+        self.advance(Vec::new(), Vec::new(), None, None, min_ts)
+            .await;
     }
 
     fn action_done(&mut self, done: Result<Response, tokio::task::JoinError>) {

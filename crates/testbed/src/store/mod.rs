@@ -48,6 +48,8 @@ pub struct Table {
     pub docs: HashMap<DocId, Arc<Doc>>,
     /// Ordered entries of every index except `by_id` (index number - 1).
     ordered: Vec<BTreeMap<IndexKey, Arc<Doc>>>,
+    /// Search and vector indexes, changed in the same commit as the rows.
+    pub text: crate::text_indexes::TableTextIndexes,
 }
 
 impl Table {
@@ -65,6 +67,7 @@ impl Table {
             index_fields,
             index_names,
             docs: HashMap::new(),
+            text: crate::text_indexes::TableTextIndexes::for_table(def.name),
         }
     }
 
@@ -101,6 +104,7 @@ impl Table {
             let key = self.index_key(index, &doc);
             self.ordered[index as usize - 1].insert(key, doc.clone());
         }
+        self.text.insert(&doc);
         self.docs.insert(doc.id, doc);
     }
 
@@ -110,6 +114,7 @@ impl Table {
             let key = self.index_key(index, &doc);
             self.ordered[index as usize - 1].remove(&key);
         }
+        self.text.remove(&doc);
         Some(doc)
     }
 
@@ -234,17 +239,23 @@ impl Store {
 
     /// Validates a transaction that read at `begin_ts` against every commit
     /// since, applies its writes, and marks the subscriptions whose read
-    /// ranges the writes touch. Returns the commit timestamp; a read-only
+    /// ranges the writes touch (`on_commit` runs first, inside the commit).
+    /// Returns the commit timestamp; a read-only
     /// transaction commits nothing and gets the current timestamp.
     pub fn commit(
         &self,
         begin_ts: u64,
         reads: &[ReadRange],
         writes: Vec<PendingWrite>,
+        on_commit: Option<&(dyn Fn(u64) + Send + Sync)>,
     ) -> Result<u64, Conflict> {
         let mut state = self.state.write();
         if writes.is_empty() {
-            return Ok(state.ts.max(begin_ts));
+            let ts = state.ts.max(begin_ts);
+            if let Some(on_commit) = on_commit {
+                on_commit(ts);
+            }
+            return Ok(ts);
         }
         if begin_ts < state.log_floor {
             return Err(Conflict);
@@ -275,6 +286,11 @@ impl Store {
                 table.written_keys(&new, &mut keys);
                 table.insert(new);
             }
+        }
+        // Before any session can learn of the commit, so the committing
+        // session knows a response of its own is on the way.
+        if let Some(on_commit) = on_commit {
+            on_commit(ts);
         }
         self.subscriptions.lock().invalidate(&keys);
         state.ts = ts;
