@@ -472,6 +472,13 @@ async fn run_load(
         end,
         drain: plan.drain,
     };
+    // Measurement is armed before any request can start, so a fast first
+    // request is never lost; warm-up is excluded by scheduled time.
+    let wall_start = Utc::now()
+        + chrono::Duration::from_std(measure_start.saturating_duration_since(Instant::now()))
+            .unwrap_or_default();
+    recorder.start_measurement(measure_start, wall_start);
+    state.info.started_at = wall_start;
     let drivers: Vec<_> = plan
         .loaded
         .workload
@@ -504,10 +511,6 @@ async fn run_load(
     }
     let measuring = Instant::now() >= measure_start;
     if measuring {
-        recorder.start_measurement(measure_start, Utc::now());
-        state.info.started_at = recorder
-            .measurement_start()
-            .map_or_else(Utc::now, |(_, at)| at);
         attach_hlog(recorder, plan);
     }
 

@@ -175,8 +175,10 @@ impl Recorder {
         }
     }
 
-    /// Ends warm-up: discards everything recorded so far and counts from
-    /// `start` on. Call once.
+    /// Sets when measurement starts (now or in the future, at the end of
+    /// warm-up): requests scheduled before `start`, and count-only events
+    /// before it, are not kept. `started_at` is the wall-clock time of
+    /// `start`. Call once, before load starts, so no early finisher is lost.
     pub fn start_measurement(&self, start: Instant, started_at: DateTime<Utc>) {
         for m in self.metrics.read().unwrap().iter() {
             m.lock().unwrap().clear();
@@ -200,6 +202,11 @@ impl Recorder {
 
     fn measuring(&self) -> Option<&Measurement> {
         self.measurement.get()
+    }
+
+    /// For events without a schedule: whether measurement has begun.
+    fn measuring_now(&self) -> bool {
+        self.measuring().is_some_and(|m| Instant::now() >= m.start)
     }
 
     /// Closes the open interval of every metric: encodes its histograms,
@@ -434,7 +441,7 @@ impl MetricSink for Recorder {
     }
 
     fn count(&self, metric: MetricId, n: u64) {
-        if self.measuring().is_none() {
+        if !self.measuring_now() {
             return;
         }
         self.with_metric(metric, |m| {
@@ -444,7 +451,7 @@ impl MetricSink for Recorder {
     }
 
     fn dropped(&self, metric: MetricId, n: u64) {
-        if self.measuring().is_none() {
+        if !self.measuring_now() {
             return;
         }
         self.with_metric(metric, |m| {
@@ -454,7 +461,7 @@ impl MetricSink for Recorder {
     }
 
     fn scheduled(&self, metric: MetricId, n: u64) {
-        if self.measuring().is_none() {
+        if !self.measuring_now() {
             return;
         }
         self.with_metric(metric, |m| m.current_scheduled += n);

@@ -132,6 +132,8 @@ fn warmup_requests_are_not_counted() {
     recorder.start_measurement(start, Utc::now());
     // Scheduled during warm-up, finished after: still warm-up.
     recorder.record(id, timing(before, 5, 0, 50), RequestOutcome::Success);
+    recorder.dropped(id, 5); // before `start`: warm-up
+    std::thread::sleep(start.saturating_duration_since(Instant::now()));
     recorder.record(id, timing(start, 0, 0, 5), RequestOutcome::Success);
     recorder.dropped(id, 2);
     let live = recorder.live();
