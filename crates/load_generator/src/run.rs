@@ -107,6 +107,11 @@ fn plan(cli: &Cli) -> Result<Plan, i32> {
             cli.workload.display()
         )));
     }
+    if cli.existing_instance_admin_key.is_none() && !cli.quiet {
+        eprintln!(
+            "load-generator: warning: no admin key (--existing-instance-admin-key or CONVEX_SELF_HOSTED_ADMIN_KEY); setup mutations and admin-only scenarios will fail"
+        );
+    }
     let output = cli.output.clone().unwrap_or_else(|| {
         PathBuf::from("results").join(format!(
             "{}-{}",

@@ -105,7 +105,7 @@ mod tests {
         );
         assert!(datagram.contains(&format!("load_generator.errors:1|c|{tags}")));
         assert!(
-            datagram.contains(&format!("load_generator.response_time.p99:99.")),
+            datagram.contains("load_generator.response_time.p99:99."),
             "{datagram}"
         );
     }
