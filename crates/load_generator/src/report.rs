@@ -185,3 +185,77 @@ pub fn json(
         "metrics": metrics,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use chrono::Utc;
+    use results_format::MetricKey;
+
+    use crate::recorder::{INTERVAL, Recorder};
+    use crate::scenario::{MetricSink, RequestOutcome, RequestTiming};
+
+    #[test]
+    fn table_shows_driven_metrics_errors_and_verdict() {
+        let recorder = Recorder::new();
+        let key = |name: &str| MetricKey {
+            scenario: "RunFunction".into(),
+            name: name.into(),
+            path: Some("q".into()),
+        };
+        let query = recorder.register(key("query"), Some(10.0));
+        recorder.register(key("reconnect"), None);
+        let start = Instant::now();
+        recorder.start_measurement(start, Utc::now());
+        let timing = RequestTiming {
+            scheduled: start,
+            sent: start + Duration::from_millis(1),
+            finished: start + Duration::from_millis(25),
+        };
+        recorder.record(query, timing, RequestOutcome::Success);
+        recorder.record(
+            query,
+            timing,
+            RequestOutcome::Error {
+                category: "query".into(),
+                message: "Server error".into(),
+            },
+        );
+        recorder.close_interval(INTERVAL);
+        let histograms = recorder.histograms_file(Duration::from_secs(1));
+        let run: results_format::RunInfo = serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "run_id": "r",
+            "workload": {"name": "w", "sha256": "0", "content": {}},
+            "backend": {"url": "http://127.0.0.1:1", "kind": "testbed"},
+            "generator": {"name": "g", "version": "0"},
+            "host": {"hostname": "h", "os": "linux", "arch": "x86_64", "cpus": 2},
+            "started_at": "2026-01-01T00:00:00Z", "duration_secs": 1.0,
+            "outcome": {"status": "completed", "partial": false, "passed": false,
+                        "error_budget": {"errors": 1, "allowed": 1, "passed": false}}
+        }))
+        .unwrap();
+        let text = super::text(&run, &histograms);
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("RunFunction/query (q)"))
+            .unwrap();
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        // metric (2 words), count, target, achieved, mean, p50 ...
+        assert_eq!(&cells[2..5], ["2", "10.00", "2.00"]);
+        assert_eq!(
+            cells[7], "25.01",
+            "p50 is the response time from the scheduled start"
+        );
+        assert!(
+            !text.contains("reconnect"),
+            "idle metrics are hidden:\n{text}"
+        );
+        assert!(text.contains("1 metrics with no events not shown"));
+        assert!(text.contains("query x1: Server error"));
+        assert!(text.contains("error budget: 1 errors+timeouts, fewer than 1 allowed -> FAIL"));
+        assert!(text.ends_with("result: FAILED\n"));
+        let json = super::json(&run, &histograms, std::path::Path::new("/tmp/x"));
+        assert_eq!(json["metrics"][0]["response_time"]["count"], 1);
+    }
+}

@@ -268,3 +268,53 @@ fn every_shipped_workload_is_valid() {
         );
     }
 }
+
+#[tokio::test]
+async fn url_and_key_come_from_dot_env_local() {
+    let dir = temp_dir("dotenv");
+    let workload = write_workload(&dir, QUERY_AND_MUTATION);
+    let output = dir.join("out");
+    // Port 9 (discard) is closed: the backend check fails, which proves the
+    // URL was read and used.
+    std::fs::write(
+        dir.join(".env.local"),
+        "CONVEX_SELF_HOSTED_URL=http://127.0.0.1:9\nCONVEX_SELF_HOSTED_ADMIN_KEY=secret-from-dotenv\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_load-generator"))
+        .arg(&workload)
+        .args(["--duration", "1", "--quiet", "--output"])
+        .arg(&output)
+        .current_dir(&dir)
+        .env_remove("CONVEX_SELF_HOSTED_URL")
+        .env_remove("CONVEX_SELF_HOSTED_ADMIN_KEY")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = read_run(&output).expect("a valid (empty) run folder");
+    assert_eq!(run.run.outcome.status, RunStatus::BackendFailed);
+    assert_eq!(run.run.backend.url, "http://127.0.0.1:9");
+    let text = std::fs::read_to_string(output.join("run.json")).unwrap();
+    assert!(!text.contains("secret-from-dotenv"));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("secret-from-dotenv"));
+
+    // Without `.env.local` and flags there is no backend: invalid input.
+    std::fs::remove_file(dir.join(".env.local")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_load-generator"))
+        .arg(&workload)
+        .args(["--duration", "1", "--quiet"])
+        .current_dir(&dir)
+        .env_remove("CONVEX_SELF_HOSTED_URL")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--existing-instance-url"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
