@@ -63,7 +63,10 @@ where
                 let mut stalled = 0;
                 while Instant::now() < deadline {
                     let t = Instant::now();
-                    if tokio::time::timeout(Duration::from_secs(2), op(w)).await.is_err() {
+                    if tokio::time::timeout(Duration::from_secs(2), op(w))
+                        .await
+                        .is_err()
+                    {
                         stalled += 1;
                         continue;
                     }
@@ -242,16 +245,17 @@ async fn bare_echo(secs: f64) -> Vec<Figures> {
     figures
 }
 
+/// `target` = (deployment URL, admin key).
 async fn ours(
     label: &str,
-    url: &str,
-    admin_key: Option<String>,
+    target: (&str, Option<String>),
     path: &'static str,
     kind: &'static str,
     connections: usize,
     workers: usize,
     secs: f64,
 ) -> Figures {
+    let (url, admin_key) = target;
     let config = SessionConfig {
         ws_url: sync_url(url).unwrap(),
         admin_key,
@@ -281,13 +285,13 @@ async fn ours(
 
 async fn official(
     label: &str,
-    url: &str,
-    admin_key: Option<String>,
+    target: (&str, Option<String>),
     path: &'static str,
     kind: &'static str,
     workers: usize,
     secs: f64,
 ) -> Figures {
+    let (url, admin_key) = target;
     let mut client = convex::ConvexClient::new(url).await.unwrap();
     if let Some(key) = admin_key {
         client.set_admin_auth(key, None).await;
@@ -325,8 +329,7 @@ async fn main() {
     all.push(
         ours(
             "ours vs instant server: query, 1 conn, sequential",
-            &instant,
-            None,
+            (&instant, None),
             q,
             "query",
             1,
@@ -338,8 +341,7 @@ async fn main() {
     all.push(
         official(
             "official vs instant server: query, sequential",
-            &instant,
-            None,
+            (&instant, None),
             q,
             "query",
             1,
@@ -350,8 +352,7 @@ async fn main() {
     all.push(
         ours(
             &format!("ours vs instant server: query, 4 conns, {WORKERS} workers"),
-            &instant,
-            None,
+            (&instant, None),
             q,
             "query",
             4,
@@ -363,8 +364,7 @@ async fn main() {
     all.push(
         ours(
             &format!("ours vs instant server: query, 1 conn, {WORKERS} workers"),
-            &instant,
-            None,
+            (&instant, None),
             q,
             "query",
             1,
@@ -376,8 +376,7 @@ async fn main() {
     all.push(
         official(
             &format!("official vs instant server: query, {WORKERS} workers"),
-            &instant,
-            None,
+            (&instant, None),
             q,
             "query",
             WORKERS,
@@ -394,8 +393,7 @@ async fn main() {
     all.push(
         ours(
             "ours vs testbed: query, 1 conn, sequential",
-            &url,
-            key.clone(),
+            (&url, key.clone()),
             q,
             "query",
             1,
@@ -407,8 +405,7 @@ async fn main() {
     all.push(
         official(
             "official vs testbed: query, sequential",
-            &url,
-            key.clone(),
+            (&url, key.clone()),
             q,
             "query",
             1,
@@ -419,8 +416,7 @@ async fn main() {
     all.push(
         ours(
             &format!("ours vs testbed: query, 4 conns, {WORKERS} workers"),
-            &url,
-            key.clone(),
+            (&url, key.clone()),
             q,
             "query",
             4,
@@ -432,8 +428,7 @@ async fn main() {
     all.push(
         official(
             &format!("official vs testbed: query, {WORKERS} workers"),
-            &url,
-            key.clone(),
+            (&url, key.clone()),
             q,
             "query",
             WORKERS,
@@ -444,8 +439,7 @@ async fn main() {
     all.push(
         ours(
             &format!("ours vs testbed: mutation insert:insertMessage, 4 conns, {WORKERS} workers"),
-            &url,
-            key.clone(),
+            (&url, key.clone()),
             "insert:insertMessage",
             "mutation",
             4,
@@ -457,8 +451,7 @@ async fn main() {
     all.push(
         official(
             &format!("official vs testbed: mutation insert:insertMessage, {WORKERS} workers"),
-            &url,
-            key,
+            (&url, key),
             "insert:insertMessage",
             "mutation",
             WORKERS,

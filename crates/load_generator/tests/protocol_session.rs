@@ -263,3 +263,30 @@ async fn http_function_client_maps_success_and_function_errors() {
         "{unauthorized:?}"
     );
 }
+
+#[tokio::test]
+async fn wss_urls_speak_tls() {
+    // A plain TCP listener that never answers the TLS handshake properly:
+    // the failure must come from TLS, not from an unsupported scheme.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            use tokio::io::AsyncWriteExt;
+            let _ = tcp.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+        }
+    });
+    let config = SessionConfig {
+        ws_url: sync_url(&format!("https://127.0.0.1:{port}")).unwrap(),
+        admin_key: None,
+        setup_timeout: Duration::from_secs(5),
+    };
+    let err = Connection::open(config, None)
+        .await
+        .err()
+        .expect("no TLS server");
+    let text = err.to_string();
+    assert!(text.contains("wss://127.0.0.1"), "{text}");
+    // rustls rejected the plain-HTTP answer: TLS was attempted.
+    assert!(text.contains("corrupt message"), "{text}");
+}

@@ -23,9 +23,11 @@ fn config(spec: ScenarioSpec) -> ScenarioConfig {
 async fn seed(bed: &common::Bed, rows: u64, vectors: u64) -> Vec<SeedProgress> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
-    scenarios::setup::seed(&bed.env, rows, vectors, &move |p| sink.lock().unwrap().push(p))
-        .await
-        .unwrap();
+    scenarios::setup::seed(&bed.env, rows, vectors, &move |p| {
+        sink.lock().unwrap().push(p)
+    })
+    .await
+    .unwrap();
     Arc::try_unwrap(seen).unwrap().into_inner().unwrap()
 }
 
@@ -36,12 +38,22 @@ async fn seeding_runs_in_batches_and_reports_progress() {
     let progress = seed(&bed, 1_200, 120).await;
     // 500 + 500 + 200 messages, 50 + 50 + 20 vectors: six mutations.
     assert_eq!(bed.testbed.stats().mutations - before, 6);
-    let messages: Vec<_> = progress.iter().filter(|p| p.table == "messages").map(|p| p.done).collect();
+    let messages: Vec<_> = progress
+        .iter()
+        .filter(|p| p.table == "messages")
+        .map(|p| p.done)
+        .collect();
     assert_eq!(messages, vec![500, 1000, 1200]);
-    let vectors: Vec<_> = progress.iter().filter(|p| p.table == "openclaurd").map(|p| p.done).collect();
+    let vectors: Vec<_> = progress
+        .iter()
+        .filter(|p| p.table == "openclaurd")
+        .map(|p| p.done)
+        .collect();
     assert_eq!(vectors, vec![50, 100, 120]);
     // The rows are there: the first page of channel global is full.
-    let client = load_generator::protocol::HttpFunctionClient::new(&bed.env.url, Some(&bed.env.admin_key)).unwrap();
+    let client =
+        load_generator::protocol::HttpFunctionClient::new(&bed.env.url, Some(&bed.env.admin_key))
+            .unwrap();
     let page = client
         .call(
             load_generator::workload::model::FunctionType::Query,
@@ -56,10 +68,16 @@ async fn seeding_runs_in_batches_and_reports_progress() {
 #[tokio::test]
 async fn search_finds_the_picked_document() {
     let bed = common::start().await;
-    let client = load_generator::protocol::HttpFunctionClient::new(&bed.env.url, Some(&bed.env.admin_key)).unwrap();
+    let client =
+        load_generator::protocol::HttpFunctionClient::new(&bed.env.url, Some(&bed.env.admin_key))
+            .unwrap();
     for _ in 0..30 {
         client
-            .call(load_generator::workload::model::FunctionType::Mutation, "insert:insertMessageWithSearch", json!({}))
+            .call(
+                load_generator::workload::model::FunctionType::Mutation,
+                "insert:insertMessageWithSearch",
+                json!({}),
+            )
             .await
             .unwrap();
     }
@@ -71,8 +89,15 @@ async fn search_finds_the_picked_document() {
     let errors = bed.sink.errors("Search", "search");
     // Random-word bodies can collide; a mismatch is then legitimate, but
     // most picks must be found.
-    assert!(bed.sink.successes("Search", "search") >= 15, "{errors:?} {:?}", bed.sink.error_messages("Search", "search"));
-    assert!(errors.keys().all(|c| c == "search_document_mismatch"), "{errors:?}");
+    assert!(
+        bed.sink.successes("Search", "search") >= 15,
+        "{errors:?} {:?}",
+        bed.sink.error_messages("Search", "search")
+    );
+    assert!(
+        errors.keys().all(|c| c == "search_document_mismatch"),
+        "{errors:?}"
+    );
 }
 
 #[tokio::test]
@@ -81,7 +106,10 @@ async fn search_on_an_empty_table_is_a_search_error() {
     let scenario = scenarios::build(&config(ScenarioSpec::Search), &bed.env).unwrap();
     scenario.clone().prepare().await.unwrap();
     common::drive(scenario, 1, 3).await;
-    assert_eq!(bed.sink.errors("Search", "search").get("search").copied(), Some(3));
+    assert_eq!(
+        bed.sink.errors("Search", "search").get("search").copied(),
+        Some(3)
+    );
 }
 
 #[tokio::test]
@@ -111,10 +139,15 @@ async fn snapshot_export_counts_each_stage() {
         .await
         .unwrap();
     let name = "SnapshotExport";
-    let failures: Vec<_> = ["request_export_failed", "get_export_failed", "snapshot_export_failed", "snapshot_failure"]
-        .iter()
-        .flat_map(|m| bed.sink.error_messages(name, m))
-        .collect();
+    let failures: Vec<_> = [
+        "request_export_failed",
+        "get_export_failed",
+        "snapshot_export_failed",
+        "snapshot_failure",
+    ]
+    .iter()
+    .flat_map(|m| bed.sink.error_messages(name, m))
+    .collect();
     assert!(failures.is_empty(), "{failures:?}");
     assert_eq!(bed.sink.count(name, "request_export_succeeded"), 2);
     assert_eq!(bed.sink.count(name, "export_in_progress"), 2);
@@ -130,7 +163,9 @@ async fn cloud_backup_needs_host_and_token_and_measures_the_backup() {
         ..Default::default()
     })
     .await;
-    let err = scenarios::build(&config(ScenarioSpec::CloudBackup), &bed.env).err().unwrap();
+    let err = scenarios::build(&config(ScenarioSpec::CloudBackup), &bed.env)
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("provision"), "{err}");
 
     let mut env = bed.env.clone();
@@ -139,7 +174,12 @@ async fn cloud_backup_needs_host_and_token_and_measures_the_backup() {
     let scenario = scenarios::build(&config(ScenarioSpec::CloudBackup), &env).unwrap();
     scenario.clone().prepare().await.unwrap();
     common::drive(scenario, 1, 2).await;
-    assert_eq!(bed.sink.successes("CloudBackup", "backup"), 2, "{:?}", bed.sink.error_messages("CloudBackup", "backup"));
+    assert_eq!(
+        bed.sink.successes("CloudBackup", "backup"),
+        2,
+        "{:?}",
+        bed.sink.error_messages("CloudBackup", "backup")
+    );
     assert_eq!(bed.sink.count("CloudBackup", "request_backup_succeeded"), 2);
     assert_eq!(bed.sink.count("CloudBackup", "backup_completed"), 2);
 
@@ -148,7 +188,11 @@ async fn cloud_backup_needs_host_and_token_and_measures_the_backup() {
     refused.clone().prepare().await.unwrap();
     common::drive(refused, 1, 1).await;
     let errors = bed.sink.errors("CloudBackup", "backup");
-    assert_eq!(errors.get("request_backup_failed").copied(), Some(1), "{errors:?}");
+    assert_eq!(
+        errors.get("request_backup_failed").copied(),
+        Some(1),
+        "{errors:?}"
+    );
 }
 
 #[tokio::test]
@@ -170,9 +214,16 @@ async fn http_actions_succeed_fail_and_time_out_in_their_categories() {
 
     let missing = scenarios::build(&action("no-such-route"), &bed.env).unwrap();
     common::drive(missing, 1, 2).await;
-    assert_eq!(bed.sink.errors("RunHttpAction", "http_action").get("http_action").copied(), Some(2));
+    assert_eq!(
+        bed.sink
+            .errors("RunHttpAction", "http_action")
+            .get("http_action")
+            .copied(),
+        Some(2)
+    );
 
-    bed.faults(json!({"latency": {"http_action": {"fixed_ms": 300}}})).await;
+    bed.faults(json!({"latency": {"http_action": {"fixed_ms": 300}}}))
+        .await;
     let mut slow = action("basic");
     slow.options.timeout = Some(Duration::from_millis(100));
     let slow = scenarios::build(&slow, &bed.env).unwrap();

@@ -77,16 +77,14 @@ impl Searcher {
         &self,
         scheduled: Instant,
         pick_started: Instant,
-        fn_type: FunctionType,
-        path: &str,
-        args: JsonValue,
-        timeout: std::time::Duration,
+        call: SearchCall,
         check: impl FnOnce(&JsonValue) -> Result<(), String>,
     ) {
         let started = Instant::now();
         // Response time excludes the unmeasured pick.
         let scheduled = scheduled + (started - pick_started.max(scheduled).min(started));
-        let finished = within(timeout, self.caller.call(fn_type, path, args)).await;
+        let request = self.caller.call(call.fn_type, call.path, call.args);
+        let finished = within(call.timeout, request).await;
         let now = Instant::now();
         if let Finished::Ok(called) = &finished {
             if let Err(message) = check(&called.value) {
@@ -114,6 +112,14 @@ impl Searcher {
             self.category,
         );
     }
+}
+
+/// The measured search request.
+struct SearchCall {
+    fn_type: FunctionType,
+    path: &'static str,
+    args: JsonValue,
+    timeout: std::time::Duration,
 }
 
 fn top_hit(value: &JsonValue) -> Option<&serde_json::Map<String, JsonValue>> {
@@ -152,20 +158,19 @@ impl Scenario for Search {
                 "body": doc.get("body").cloned().unwrap_or(JsonValue::Null),
                 "limit": 10,
             });
-            let timeout = s.base.timeout(QUERY_TIMEOUT);
-            s.search(
-                scheduled,
-                pick_started,
-                FunctionType::Query,
-                "search",
+            let call = SearchCall {
+                fn_type: FunctionType::Query,
+                path: "search",
                 args,
-                timeout,
-                |value| match top_hit(value).and_then(|hit| hit.get("_id")) {
+                timeout: s.base.timeout(QUERY_TIMEOUT),
+            };
+            s.search(scheduled, pick_started, call, |value| {
+                match top_hit(value).and_then(|hit| hit.get("_id")) {
                     Some(hit) if *hit == id => Ok(()),
                     Some(hit) => Err(format!("top hit {hit} is not the searched document {id}")),
                     None => Err(format!("no hits searching for document {id}")),
-                },
-            )
+                }
+            })
             .await;
         })
     }
@@ -207,8 +212,13 @@ impl Scenario for VectorSearch {
                 "limit": 10,
                 "users": [row.get("user").cloned().unwrap_or(JsonValue::Null)],
             });
-            let timeout = s.base.timeout(ACTION_TIMEOUT);
-            s.search(scheduled, pick_started, FunctionType::Action, "vectorSearch", args, timeout, |value| {
+            let call = SearchCall {
+                fn_type: FunctionType::Action,
+                path: "vectorSearch",
+                args,
+                timeout: s.base.timeout(ACTION_TIMEOUT),
+            };
+            s.search(scheduled, pick_started, call, |value| {
                 let Some(hit) = top_hit(value) else {
                     return Err(format!("no hits searching for row {id}"));
                 };

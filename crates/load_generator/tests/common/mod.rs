@@ -60,15 +60,26 @@ impl MemorySink {
             .collect()
     }
 
+    /// Every metric with this scenario and name, whatever its path.
+    fn ids(&self, scenario: &str, name: &str) -> Vec<MetricId> {
+        self.keys
+            .lock()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .filter(|(_, (k, _))| k.scenario == scenario && k.name == name)
+            .map(|(i, _)| MetricId(i))
+            .collect()
+    }
+
+    /// Records of every metric with this scenario and name (any path).
     pub fn outcomes(&self, scenario: &str, name: &str) -> Vec<(RequestTiming, RequestOutcome)> {
-        let Some(id) = self.id(scenario, name) else {
-            return Vec::new();
-        };
+        let ids = self.ids(scenario, name);
         self.records
             .lock()
             .unwrap()
             .iter()
-            .filter(|(m, _, _)| *m == id)
+            .filter(|(m, _, _)| ids.contains(m))
             .map(|(_, t, o)| (*t, o.clone()))
             .collect()
     }
@@ -109,10 +120,11 @@ impl MemorySink {
     }
 
     pub fn count(&self, scenario: &str, name: &str) -> u64 {
-        let Some(id) = self.id(scenario, name) else {
-            return 0;
-        };
-        self.counts.lock().unwrap().get(&id.0).copied().unwrap_or(0)
+        let counts = self.counts.lock().unwrap();
+        self.ids(scenario, name)
+            .iter()
+            .map(|id| counts.get(&id.0).copied().unwrap_or(0))
+            .sum()
     }
 }
 
