@@ -99,8 +99,8 @@ impl FunctionType {
 pub enum Mode {
     /// Open loop: requests start on a schedule, independent of responses.
     Rate {
-        /// Requests per second (> 0). With `stages`, the rate before the
-        /// first stage starts.
+        /// Requests per second (> 0). With `stages`, the rate the first
+        /// stage ramps from (>= 0: load may ramp up from nothing).
         rate: f64,
         arrival: Arrival,
         /// Extension: the rate ramps linearly to each stage's target over

@@ -632,7 +632,23 @@ impl Checker {
                 })
             }
             (Some(r), None) => {
-                let rate = self.positive_number(r, &join(path, "rate"));
+                // With stages the load may ramp up from nothing.
+                let rate = if get(fields, "stages").is_some() {
+                    self.number(r, &join(path, "rate")).and_then(|n| {
+                        if n >= 0.0 {
+                            Some(n)
+                        } else {
+                            self.problem(
+                                r.pos,
+                                join(path, "rate"),
+                                format!("must be 0 or more (with `stages`), found {n}"),
+                            );
+                            None
+                        }
+                    })
+                } else {
+                    self.positive_number(r, &join(path, "rate"))
+                };
                 let arrival = match get(fields, "arrival") {
                     None => Some(Arrival::Constant),
                     Some(v) => self.choice(v, &join(path, "arrival"), ARRIVALS).map(|a| {

@@ -165,3 +165,16 @@ fn extensions_parse() {
     assert_eq!(w.thresholds[1].comparison, Comparison::LessThan);
     assert_eq!(w.duration, Some(std::time::Duration::from_secs(10)));
 }
+
+#[test]
+fn a_ramp_may_start_from_zero_but_a_plain_rate_may_not() {
+    let ramp = with_scenario(
+        r#"{"name": "Search", "rate": 0, "stages": [{"duration_secs": 2, "rate": 5}]}"#,
+    );
+    assert!(parse_workload("r.json", &ramp).is_ok());
+    let negative = with_scenario(
+        r#"{"name": "Search", "rate": -1, "stages": [{"duration_secs": 2, "rate": 5}]}"#,
+    );
+    let err = parse_workload("r.json", &negative).unwrap_err();
+    assert!(err.to_string().contains("must be 0 or more"), "{err}");
+}
