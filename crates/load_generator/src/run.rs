@@ -32,8 +32,21 @@ pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_INVALID_INPUT: i32 = 2;
 pub const EXIT_INCOMPLETE: i32 = 3;
 
-/// Partial results are rewritten this often (in intervals).
+/// Partial results are rewritten this often (in intervals)...
 const FLUSH_EVERY_INTERVALS: u32 = 5;
+/// ...and, once the run is long enough that `histograms.json` is large
+/// (each flush rewrites every interval so far), this often.
+const FLUSH_EVERY_INTERVALS_LATER: u32 = 30;
+const FLUSH_SLOWS_DOWN_AFTER: u32 = 300;
+
+fn flush_due(closed: u32) -> bool {
+    let every = if closed < FLUSH_SLOWS_DOWN_AFTER {
+        FLUSH_EVERY_INTERVALS
+    } else {
+        FLUSH_EVERY_INTERVALS_LATER
+    };
+    closed % every == 0
+}
 /// The backend is declared dead after this many failed health checks in a row.
 const HEALTH_FAILURES_TO_FAIL: u32 = 3;
 const HEALTH_CHECK_EVERY: Duration = Duration::from_secs(2);
@@ -539,7 +552,7 @@ async fn run_load(
             if show_progress {
                 progress::print_line(recorder, next_tick - measure_start, Some(plan.duration));
             }
-            if closed % FLUSH_EVERY_INTERVALS == 0 {
+            if flush_due(closed) {
                 state.info.duration_secs = (next_tick - measure_start).as_secs_f64();
                 let histograms = recorder.histograms_file(next_tick - measure_start);
                 if let Err(e) = write_files(&plan.output, &state.info, &histograms) {
