@@ -27,6 +27,7 @@ impl HlogWriter {
             out,
             "#[Histograms of latencies in microseconds, one per metric, latency kind and interval]"
         )?;
+        writeln!(out, "#[Histogram log format version 1.3]")?;
         writeln!(
             out,
             "#[StartTime: {epoch_secs:.3} (seconds since epoch), {}]",
