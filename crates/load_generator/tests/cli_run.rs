@@ -179,7 +179,9 @@ async fn a_completed_run_reports_json_and_fails_a_missed_threshold() {
     );
     let output = dir.join("out");
     let out = generator(&workload, &bed.url(), bed.admin_key(), &output, "2")
-        .args(["--format", "json", "--seed", "42", "--label", "ci"])
+        .args([
+            "--format", "json", "--seed", "42", "--label", "ci", "--warmup", "1",
+        ])
         .output()
         .await
         .unwrap();
@@ -197,9 +199,14 @@ async fn a_completed_run_reports_json_and_fails_a_missed_threshold() {
     let query = &summary["metrics"][0];
     assert_eq!(query["name"], "query");
     let count = query["totals"]["requests"].as_u64().unwrap();
-    assert!((70..=90).contains(&count), "2 s at 40/s: {count}");
+    // 1 s of warm-up load is not counted.
+    assert!(
+        (75..=85).contains(&count),
+        "2 s at 40/s after warm-up: {count}"
+    );
     let run = read_run(&output).unwrap();
     assert_eq!(run.run.seed, Some(42));
+    assert_eq!(run.run.warmup_secs, 1.0);
     assert_eq!(run.run.label.as_deref(), Some("ci"));
     assert!(
         (run.run.duration_secs - 2.0).abs() < 0.2,
@@ -316,5 +323,39 @@ async fn url_and_key_come_from_dot_env_local() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--existing-instance-url"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_runs_every_scenario_exactly_once() {
+    let bed = testbed().await;
+    let dir = temp_dir("once");
+    let workload = write_workload(&dir, QUERY_AND_MUTATION);
+    let output = dir.join("out");
+    let out = generator(&workload, &bed.url(), bed.admin_key(), &output, "60")
+        .arg("--once")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = read_run(&output).unwrap();
+    assert_eq!(run.run.planned_duration_secs, None);
+    let counts: Vec<(String, u64)> = run
+        .histograms
+        .metrics
+        .iter()
+        .filter(|m| m.totals.requests > 0)
+        .map(|m| (m.key.name.clone(), m.totals.requests))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![("query".to_string(), 1), ("mutation".to_string(), 1)]
+    );
+    bed.shutdown().await;
     std::fs::remove_dir_all(dir).unwrap();
 }
