@@ -31,16 +31,19 @@ pub const MAX_ERROR_SAMPLES: usize = 10;
 /// Longer messages are cut (a backend can return whole stack traces).
 const MAX_ERROR_MESSAGE_CHARS: usize = 500;
 
-/// The three latency histograms of one metric, indexed like `LatencyKind::ALL`.
-struct KindHistograms([LatencyHistogram; 3]);
+/// The three latency histograms of one metric, indexed like
+/// `LatencyKind::ALL`. Allocated on the first success (~190 KB each), so
+/// metrics that never time anything (reconnects, count-only events) cost
+/// nothing.
+struct KindHistograms(Option<Box<[LatencyHistogram; 3]>>);
+
+/// What an unallocated `KindHistograms` reads as.
+static EMPTY: std::sync::LazyLock<LatencyHistogram> =
+    std::sync::LazyLock::new(new_latency_histogram);
 
 impl KindHistograms {
     fn new() -> Self {
-        KindHistograms([
-            new_latency_histogram(),
-            new_latency_histogram(),
-            new_latency_histogram(),
-        ])
+        KindHistograms(None)
     }
 
     fn record(&mut self, timing: &RequestTiming) {
@@ -48,18 +51,30 @@ impl KindHistograms {
         let response = timing.finished.saturating_duration_since(timing.scheduled);
         let service = timing.finished.saturating_duration_since(timing.sent);
         let lag = timing.sent.saturating_duration_since(timing.scheduled);
-        self.0[0].saturating_record(us(response));
-        self.0[1].saturating_record(us(service));
-        self.0[2].saturating_record(us(lag));
+        let h = self.0.get_or_insert_with(|| {
+            Box::new([
+                new_latency_histogram(),
+                new_latency_histogram(),
+                new_latency_histogram(),
+            ])
+        });
+        h[0].saturating_record(us(response));
+        h[1].saturating_record(us(service));
+        h[2].saturating_record(us(lag));
     }
 
     fn get(&self, kind: LatencyKind) -> &LatencyHistogram {
-        &self.0[kind as usize]
+        match &self.0 {
+            Some(h) => &h[kind as usize],
+            None => &EMPTY,
+        }
     }
 
     fn reset(&mut self) {
-        for h in &mut self.0 {
-            h.reset();
+        if let Some(h) = &mut self.0 {
+            for h in h.iter_mut() {
+                h.reset();
+            }
         }
     }
 }
