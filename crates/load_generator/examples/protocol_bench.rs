@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use convex_sync_types::{
@@ -131,6 +132,7 @@ async fn serve_instant(tcp: tokio::net::TcpStream) {
     let mut ts = 1u64;
     while let Some(Ok(m)) = ws.next().await {
         let Message::Text(text) = m else { continue };
+        let received = Instant::now();
         let json: JsonValue = serde_json::from_str(&text).unwrap();
         let message = ClientMessage::try_from(json).unwrap();
         let mut out: Vec<ServerMessage<WireValue>> = Vec::new();
@@ -211,7 +213,24 @@ async fn serve_instant(tcp: tokio::net::TcpStream) {
         if ws.flush().await.is_err() {
             return;
         }
+        SERVER_NS.fetch_add(received.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        SERVER_FRAMES.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// The instant server's own work (decode, answer, encode, write) per
+/// frame, so it can be told apart from client cost.
+static SERVER_NS: AtomicU64 = AtomicU64::new(0);
+static SERVER_FRAMES: AtomicU64 = AtomicU64::new(0);
+
+fn reset_server_time() {
+    SERVER_NS.store(0, Ordering::Relaxed);
+    SERVER_FRAMES.store(0, Ordering::Relaxed);
+}
+
+fn server_us_per_frame() -> f64 {
+    let frames = SERVER_FRAMES.load(Ordering::Relaxed).max(1);
+    SERVER_NS.load(Ordering::Relaxed) as f64 / frames as f64 / 1000.0
 }
 
 async fn bare_echo(secs: f64) -> Vec<Figures> {
@@ -326,6 +345,8 @@ async fn main() {
 
     let instant = instant_server().await;
     let q = "query_index:queryMessages";
+    let mut server_us = Vec::new();
+    reset_server_time();
     all.push(
         ours(
             "ours vs instant server: query, 1 conn, sequential",
@@ -338,6 +359,8 @@ async fn main() {
         )
         .await,
     );
+    server_us.push(server_us_per_frame());
+    reset_server_time();
     all.push(
         official(
             "official vs instant server: query, sequential",
@@ -349,6 +372,7 @@ async fn main() {
         )
         .await,
     );
+    server_us.push(server_us_per_frame());
     all.push(
         ours(
             &format!("ours vs instant server: query, 4 conns, {WORKERS} workers"),
@@ -488,6 +512,15 @@ async fn main() {
         "added latency per query on an idle connection (p50 over the bare echo): ours {:.1} us, official {:.1} us",
         ours_seq.p50_us - bare.p50_us,
         official_seq.p50_us - bare.p50_us
+    );
+    println!(
+        "of which the instant server's own work per frame (mean): {:.1} us (ours run), {:.1} us (official run)",
+        server_us[0], server_us[1]
+    );
+    println!(
+        "client-side added latency (p50 over echo minus server work): ours {:.1} us, official {:.1} us",
+        ours_seq.p50_us - bare.p50_us - server_us[0],
+        official_seq.p50_us - bare.p50_us - server_us[1]
     );
     let bare_tp = all[1].per_sec;
     let ours_tp = all

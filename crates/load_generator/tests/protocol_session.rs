@@ -290,3 +290,44 @@ async fn wss_urls_speak_tls() {
     // rustls rejected the plain-HTTP answer: TLS was attempted.
     assert!(text.contains("corrupt message"), "{text}");
 }
+
+#[tokio::test]
+async fn answered_queries_leave_the_servers_query_set() {
+    let bed = common::start().await;
+    let conn = Connection::open(config(&bed), None).await.unwrap();
+    // Sequential and concurrent one-shot queries on the channel we will write.
+    for i in 0..20 {
+        conn.query(
+            "query_index:queryMessages",
+            json!({"cacheBreaker": i as f64 / 100.0}),
+        )
+        .await
+        .unwrap();
+    }
+    futures_util::future::join_all((0..50).map(|i| {
+        conn.query(
+            "query_index:queryMessages",
+            json!({"cacheBreaker": i as f64 / 1000.0}),
+        )
+    }))
+    .await;
+    // Longer than the removal linger: every answered query is gone.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let before = bed.testbed.stats().subscription_reruns;
+    conn.mutation("insert:insertMessage", json!({}))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(bed.testbed.stats().subscription_reruns - before, 0);
+    // Control: a held subscription on the same range does rerun.
+    let mut held = conn
+        .subscribe("query_index:queryMessages", json!({"cacheBreaker": 0.0}))
+        .await
+        .unwrap();
+    held.next().await.unwrap();
+    conn.mutation("insert:insertMessage", json!({}))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(bed.testbed.stats().subscription_reruns - before >= 1);
+}

@@ -37,6 +37,10 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const INACTIVITY_LIMIT: Duration = Duration::from_secs(60);
 /// Frames the writer coalesces into one flush when callers queue up.
 const MAX_BATCH: usize = 64;
+/// How long an answered one-shot query may stay in the server's query set
+/// waiting to ride along with the next query set change, before it is
+/// removed on its own. Saves a frame and a Transition per query.
+const REMOVE_LINGER: Duration = Duration::from_millis(5);
 
 /// Where and how to connect.
 #[derive(Clone)]
@@ -99,6 +103,8 @@ struct RequestEntry {
 struct Pending {
     queries: HashMap<u32, QueryEntry>,
     requests: HashMap<u32, RequestEntry>,
+    /// Answered one-shot queries still in the server's query set.
+    answered: Vec<u32>,
     /// Set once; after that nothing new is accepted.
     dead: Option<String>,
 }
@@ -110,10 +116,12 @@ enum Command {
         args: SerializedArgs,
         entry: QueryEntry,
     },
-    /// `detached`: the reader already took the entry out of the table (the
-    /// query answered); otherwise the writer removes it, and sends the
-    /// frame only if it was still there, so each query is removed once.
-    RemoveQuery { query_id: u32, detached: bool },
+    /// A caller gave up on a query: the writer removes its entry and, if
+    /// it was still there, sends the Remove (so each query is removed once).
+    RemoveQuery { query_id: u32 },
+    /// `Pending::answered` became non-empty: remove them within
+    /// REMOVE_LINGER if no other query set change carries them first.
+    RemoveAnswered,
     Mutation {
         path: UdfPath,
         args: SerializedArgs,
@@ -213,7 +221,6 @@ impl Drop for RemoveOnDrop {
         }
         let _ = self.commands.send(Command::RemoveQuery {
             query_id: self.query_id,
-            detached: false,
         });
     }
 }
@@ -297,6 +304,7 @@ impl Session {
                 shared: shared.clone(),
                 query_set_version: 1,
                 next_request_id: 0,
+                linger_until: None,
             }
             .run(),
         );
@@ -464,34 +472,37 @@ struct Writer {
     shared: Arc<Shared>,
     query_set_version: u32,
     next_request_id: u32,
+    /// When answered queries must be removed even if nothing else is sent.
+    linger_until: Option<tokio::time::Instant>,
 }
 
 impl Writer {
     async fn run(mut self) {
         let mut closed = self.shared.closed.subscribe();
         loop {
+            let linger = async {
+                match self.linger_until {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
             let first = tokio::select! {
                 biased;
                 command = self.commands.recv() => command,
                 _ = closed.wait_for(|r| r.is_some()) => None,
+                _ = linger => Some(Command::RemoveAnswered),
             };
             let Some(first) = first else { break };
-            let mut result = self.write(first).await;
-            let mut batched = 1;
-            while result.is_ok() && batched < MAX_BATCH {
-                match self.commands.try_recv() {
-                    Ok(command) => {
-                        result = self.write(command).await;
-                        batched += 1;
-                    }
-                    Err(_) => break,
-                }
-            }
+            let lingered = matches!(first, Command::RemoveAnswered)
+                && self
+                    .linger_until
+                    .is_some_and(|d| d <= tokio::time::Instant::now());
+            let result = if lingered {
+                self.write_answered_removes().await
+            } else {
+                self.write_batch(first).await
+            };
             if let Err(e) = result {
-                self.shared.die(format!("sending failed: {e}"));
-                break;
-            }
-            if let Err(e) = self.sink.flush().await {
                 self.shared.die(format!("sending failed: {e}"));
                 break;
             }
@@ -499,89 +510,146 @@ impl Writer {
         let _ = self.sink.close().await;
     }
 
+    /// Writes `first` and whatever else is already queued (up to
+    /// MAX_BATCH), then flushes once. Consecutive query set changes travel
+    /// as one `ModifyQuerySet` (as Convex's clients batch them), so queued
+    /// removes and adds cost one frame and one Transition; order is kept.
+    async fn write_batch(&mut self, first: Command) -> anyhow::Result<()> {
+        let mut modifications = Vec::new();
+        let mut next = Some(first);
+        let mut batched = 0;
+        while let Some(command) = next.take() {
+            match self.prepare(command) {
+                Some(Frame::Modify(modification)) => modifications.push(modification),
+                Some(Frame::Message(message)) => {
+                    self.feed_modifications(&mut modifications).await?;
+                    self.sink
+                        .feed(Message::text(wire::encode(message)?))
+                        .await?;
+                }
+                None => {}
+            }
+            batched += 1;
+            if batched < MAX_BATCH {
+                next = self.commands.try_recv().ok();
+            }
+        }
+        self.feed_modifications(&mut modifications).await?;
+        self.sink.flush().await?;
+        Ok(())
+    }
+
+    async fn write_answered_removes(&mut self) -> anyhow::Result<()> {
+        let mut modifications = Vec::new();
+        self.feed_modifications_always(&mut modifications).await?;
+        self.sink.flush().await?;
+        Ok(())
+    }
+
+    async fn feed_modifications(
+        &mut self,
+        modifications: &mut Vec<QuerySetModification>,
+    ) -> anyhow::Result<()> {
+        if modifications.is_empty() {
+            return Ok(());
+        }
+        self.feed_modifications_always(modifications).await
+    }
+
+    /// One ModifyQuerySet: the answered queries' removes, then
+    /// `modifications`. Nothing when both are empty.
+    async fn feed_modifications_always(
+        &mut self,
+        modifications: &mut Vec<QuerySetModification>,
+    ) -> anyhow::Result<()> {
+        self.linger_until = None;
+        let answered = std::mem::take(&mut self.shared.lock().answered);
+        if answered.is_empty() && modifications.is_empty() {
+            return Ok(());
+        }
+        let mut all: Vec<QuerySetModification> = answered
+            .into_iter()
+            .map(|query_id| QuerySetModification::Remove {
+                query_id: QueryId::new(query_id),
+            })
+            .collect();
+        all.append(modifications);
+        let modifications = &mut all;
+        let base_version = self.query_set_version;
+        self.query_set_version += 1;
+        let frame = ClientMessage::ModifyQuerySet {
+            base_version,
+            new_version: self.query_set_version,
+            modifications: std::mem::take(modifications),
+        };
+        self.sink.feed(Message::text(wire::encode(frame)?)).await?;
+        Ok(())
+    }
+
     /// Registers the request (so its answer can never beat its entry) and
-    /// queues its frame.
-    async fn write(&mut self, command: Command) -> anyhow::Result<()> {
-        let frame = match command {
+    /// says what to put on the wire for it, if anything.
+    fn prepare(&mut self, command: Command) -> Option<Frame> {
+        match command {
             Command::AddQuery {
                 query_id,
                 path,
                 args,
                 mut entry,
             } => {
-                {
-                    let mut pending = self.shared.lock();
-                    if let Some(reason) = &pending.dead {
-                        reject_query(entry, reason);
-                        return Ok(());
-                    }
-                    if let QueryEntry::Once { sent, .. } = &mut entry {
-                        *sent = Some(Instant::now());
-                    }
-                    pending.queries.insert(query_id, entry);
+                let mut pending = self.shared.lock();
+                if let Some(reason) = &pending.dead {
+                    reject_query(entry, reason);
+                    return None;
                 }
-                self.modify(QuerySetModification::Add(Query {
+                if let QueryEntry::Once { sent, .. } = &mut entry {
+                    *sent = Some(Instant::now());
+                }
+                pending.queries.insert(query_id, entry);
+                Some(Frame::Modify(QuerySetModification::Add(Query {
                     query_id: QueryId::new(query_id),
                     udf_path: path,
                     args,
                     journal: None,
                     component_path: None,
+                })))
+            }
+            Command::RemoveQuery { query_id } => {
+                self.shared.lock().queries.remove(&query_id)?;
+                Some(Frame::Modify(QuerySetModification::Remove {
+                    query_id: QueryId::new(query_id),
                 }))
             }
-            Command::RemoveQuery { query_id, detached } => {
-                if !detached && self.shared.lock().queries.remove(&query_id).is_none() {
-                    return Ok(());
-                }
-                self.modify(QuerySetModification::Remove {
-                    query_id: QueryId::new(query_id),
-                })
+            Command::RemoveAnswered => {
+                self.linger_until
+                    .get_or_insert_with(|| tokio::time::Instant::now() + REMOVE_LINGER);
+                None
             }
             Command::Mutation { path, args, reply } => {
                 let request_id = self.register(reply)?;
-                let Some(request_id) = request_id else {
-                    return Ok(());
-                };
-                ClientMessage::Mutation {
+                Some(Frame::Message(ClientMessage::Mutation {
                     request_id,
                     udf_path: path,
                     args,
                     component_path: None,
-                }
+                }))
             }
             Command::Action { path, args, reply } => {
-                let Some(request_id) = self.register(reply)? else {
-                    return Ok(());
-                };
-                ClientMessage::Action {
+                let request_id = self.register(reply)?;
+                Some(Frame::Message(ClientMessage::Action {
                     request_id,
                     udf_path: path,
                     args,
                     component_path: None,
-                }
+                }))
             }
-        };
-        self.sink.feed(Message::text(wire::encode(frame)?)).await?;
-        Ok(())
-    }
-
-    fn modify(&mut self, modification: QuerySetModification) -> ClientMessage {
-        let base_version = self.query_set_version;
-        self.query_set_version += 1;
-        ClientMessage::ModifyQuerySet {
-            base_version,
-            new_version: self.query_set_version,
-            modifications: vec![modification],
         }
     }
 
-    fn register(
-        &mut self,
-        reply: oneshot::Sender<Result<RequestReply, Failed>>,
-    ) -> anyhow::Result<Option<u32>> {
+    fn register(&mut self, reply: oneshot::Sender<Result<RequestReply, Failed>>) -> Option<u32> {
         let mut pending = self.shared.lock();
         if let Some(reason) = &pending.dead {
             let _ = reply.send(Err(Failed::new(None, CallError::lost(reason))));
-            return Ok(None);
+            return None;
         }
         let request_id = self.next_request_id;
         self.next_request_id += 1;
@@ -592,8 +660,14 @@ impl Writer {
                 sent: Instant::now(),
             },
         );
-        Ok(Some(request_id))
+        Some(request_id)
     }
+}
+
+/// What one command puts on the wire.
+enum Frame {
+    Modify(QuerySetModification),
+    Message(ClientMessage),
 }
 
 fn reject_query(entry: QueryEntry, reason: &str) {
@@ -820,11 +894,17 @@ impl Reader {
                 }
             }
         }
-        for query_id in answered {
-            let _ = self.commands.send(Command::RemoveQuery {
-                query_id,
-                detached: true,
-            });
+        if answered.is_empty() {
+            return;
+        }
+        let first_in_line = {
+            let mut pending = self.shared.lock();
+            let was_empty = pending.answered.is_empty();
+            pending.answered.extend(answered);
+            was_empty
+        };
+        if first_in_line {
+            let _ = self.commands.send(Command::RemoveAnswered);
         }
     }
 
