@@ -214,7 +214,12 @@ impl ExportManager {
             e.state = ExportState::InProgress;
             e.start_ts = Some(start_ts);
         });
-        let path = self.inner.dir.join(format!("snapshot-{start_ts}.zip"));
+        // Unique per export: two exports with no write between them share a
+        // start_ts, and the earlier file may still be streaming to a client.
+        let path = self
+            .inner
+            .dir
+            .join(format!("snapshot-{start_ts}-{}.zip", uuid::Uuid::new_v4()));
         let write_path = path.clone();
         let written = tokio::task::spawn_blocking(move || -> Result<(), String> {
             let file = std::fs::File::create(&write_path).map_err(|e| e.to_string())?;
@@ -250,7 +255,15 @@ impl ExportManager {
 
     fn remember(&self, start_ts: u64, path: PathBuf) {
         let mut completed = self.inner.completed.lock().expect("export lock");
-        completed.retain(|(ts, _)| *ts != start_ts);
+        // A newer archive of the same snapshot replaces the older one (an
+        // open download keeps reading the unlinked file).
+        completed.retain(|(ts, old)| {
+            let same = *ts == start_ts;
+            if same {
+                let _ = std::fs::remove_file(old);
+            }
+            !same
+        });
         completed.push_back((start_ts, path));
         while completed.len() > KEEP_COMPLETED {
             if let Some((_, old)) = completed.pop_front() {
