@@ -428,4 +428,36 @@ mod tests {
         assert_eq!(decode_int64(&second["start_ts"]), 4);
         assert!(manager.archive_path(3).is_ok() && manager.archive_path(4).is_ok());
     }
+
+    #[tokio::test]
+    async fn two_exports_of_the_same_snapshot_both_download() {
+        let host = Arc::new(Host {
+            ts: AtomicU64::new(0),
+            rows: Mutex::new(vec![]),
+            published: Mutex::new(vec![]),
+        });
+        host.write(0);
+        let fast = ExportTiming {
+            requested: Duration::from_millis(1),
+            in_progress: Duration::from_millis(1),
+        };
+        let manager = ExportManager::new(host.clone(), fast).unwrap();
+        manager.request();
+        let first = decode_int64(&wait_completed(&manager).await["start_ts"]);
+        let first_path = manager.archive_path(first).unwrap();
+        manager.request();
+        let second = decode_int64(&wait_completed(&manager).await["start_ts"]);
+        assert_eq!(first, second, "no write in between: same snapshot");
+        let second_path = manager.archive_path(second).unwrap();
+        assert_ne!(first_path, second_path);
+        assert!(
+            !first_path.exists(),
+            "the older archive of that snapshot is removed"
+        );
+        let (_, body) = archive_body(&second_path).await.unwrap();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        let tables =
+            crate::snapshot_zip::read_snapshot_zip(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        assert_eq!(tables["messages"].len(), 1);
+    }
 }
