@@ -1,6 +1,7 @@
 // A fresh in-memory Convex backend (convex-test) holding this project's
 // functions and its counter component, for one test.
 import { convexTest } from "convex-test";
+import type { Doc, TableNames } from "../convex/_generated/dataModel";
 import schema from "../convex/schema";
 import counterSchema from "../counterComponent/schema";
 
@@ -16,9 +17,9 @@ export function newBackend() {
 export type Backend = ReturnType<typeof newBackend>;
 
 /** Every document of a table, read directly (not through a benchmark function). */
-export function allRows(
+export function allRows<Table extends TableNames>(
   t: Backend,
-  table: "messages" | "messages_with_search" | "openclaurd",
-) {
+  table: Table,
+): Promise<Doc<Table>[]> {
   return t.run((ctx) => ctx.db.query(table).collect());
 }
