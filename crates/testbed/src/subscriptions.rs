@@ -42,6 +42,8 @@ impl SessionSignal {
 }
 
 type Ranges = HashMap<SubKey, Vec<ReadRange>>;
+/// Where one range of a subscription is filed: its index and pinned part.
+type Filing = ((u32, u16), Option<KeyPart>);
 
 #[derive(Default)]
 struct IndexSubscriptions {
@@ -54,7 +56,7 @@ pub struct SubscriptionIndex {
     signals: HashMap<u64, Arc<SessionSignal>>,
     by_index: HashMap<(u32, u16), IndexSubscriptions>,
     /// Where each subscription's ranges are filed, to remove them.
-    filed: HashMap<SubKey, Vec<((u32, u16), Option<KeyPart>)>>,
+    filed: HashMap<SubKey, Vec<Filing>>,
     by_session: HashMap<u64, HashSet<u32>>,
 }
 

@@ -12,23 +12,23 @@ use super::http::error_response;
 use crate::faults::FaultSpec;
 use crate::runtime::Runtime;
 
-fn require_admin(rt: &Runtime, headers: &HeaderMap) -> Result<(), Response> {
+fn require_admin(rt: &Runtime, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Convex "));
     match given {
         Some(key) if key == rt.admin_key => Ok(()),
-        Some(_) => Err(error_response(
+        Some(_) => Err(Box::new(error_response(
             StatusCode::UNAUTHORIZED,
             "BadAdminKey",
             "The provided admin key was invalid for this instance",
-        )),
-        None => Err(error_response(
+        ))),
+        None => Err(Box::new(error_response(
             StatusCode::UNAUTHORIZED,
             "MissingAdminKey",
             "/_testbed/faults requires the header `Authorization: Convex <admin key>`",
-        )),
+        ))),
     }
 }
 
@@ -38,7 +38,7 @@ pub async fn set_faults(
     body: Bytes,
 ) -> Response {
     if let Err(response) = require_admin(&rt, &headers) {
-        return response;
+        return *response;
     }
     let spec: FaultSpec = match serde_json::from_slice(&body) {
         Ok(spec) => spec,
@@ -58,7 +58,7 @@ pub async fn set_faults(
 
 pub async fn clear_faults(State(rt): State<Arc<Runtime>>, headers: HeaderMap) -> Response {
     if let Err(response) = require_admin(&rt, &headers) {
-        return response;
+        return *response;
     }
     rt.faults.clear();
     StatusCode::NO_CONTENT.into_response()

@@ -65,7 +65,7 @@ struct FunctionRequest {
 /// Checks an `Authorization` header: an admin key must be this instance's;
 /// a Bearer token is accepted unverified (no benchmark function reads the
 /// identity).
-pub fn check_auth(rt: &Runtime, headers: &HeaderMap) -> Result<(), Response> {
+pub fn check_auth(rt: &Runtime, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(());
     };
@@ -74,20 +74,20 @@ pub fn check_auth(rt: &Runtime, headers: &HeaderMap) -> Result<(), Response> {
         if key == rt.admin_key {
             return Ok(());
         }
-        return Err(error_response(
+        return Err(Box::new(error_response(
             StatusCode::UNAUTHORIZED,
             "BadAdminKey",
             "The provided admin key was invalid for this instance",
-        ));
+        )));
     }
     if value.starts_with("Bearer ") {
         return Ok(());
     }
-    Err(error_response(
+    Err(Box::new(error_response(
         StatusCode::UNAUTHORIZED,
         "BadAuthHeader",
         "The Authorization header must be `Convex <admin key>` or `Bearer <token>`",
-    ))
+    )))
 }
 
 pub async fn query(State(rt): State<Arc<Runtime>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -115,7 +115,7 @@ async fn call_inner(
     body: &[u8],
 ) -> Response {
     if let Err(response) = check_auth(rt, headers) {
-        return response;
+        return *response;
     }
     let request: FunctionRequest = match serde_json::from_slice(body) {
         Ok(request) => request,
