@@ -4,14 +4,22 @@
 //!
 //! Start it in-process with [`start`]; the binary `testbed` wraps the same.
 
+pub mod cloud_backup;
+pub mod export_routes;
 pub mod faults;
 pub mod functions;
 pub mod runtime;
+pub mod search_index;
 pub mod server;
+pub mod site_routes;
+pub mod snapshot_export;
+pub mod snapshot_zip;
 pub mod stats;
 pub mod store;
 pub mod subscriptions;
+pub mod text_indexes;
 pub mod values;
+pub mod vector_index;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,7 +43,8 @@ pub struct TestbedConfig {
     /// The admin key clients must present; generated when None.
     pub admin_key: Option<String>,
     pub instance_name: String,
-    /// Accepted for the cloud-backup stand-in of a later issue.
+    /// Bearer token the provisioning stand-in (cloud backups) accepts;
+    /// None refuses every provisioning call with 401.
     pub access_token: Option<String>,
 }
 
@@ -132,9 +141,26 @@ pub async fn start(config: TestbedConfig) -> anyhow::Result<TestbedHandle> {
             }
         })
     };
+    // Functions read the site URL as Convex's CONVEX_SITE_URL variable.
+    functions::site::set_env_var(
+        &runtime.store,
+        functions::site::SITE_URL_VAR,
+        &format!("http://{site_addr}"),
+    )
+    .map_err(|e| anyhow::anyhow!("setting {}: {}", functions::site::SITE_URL_VAR, e.message))?;
+    let api = server::full_api_router(
+        runtime.clone(),
+        cloud_backup::CloudBackupConfig {
+            access_token: config.access_token,
+            backup_duration: cloud_backup::DEFAULT_BACKUP_DURATION,
+        },
+    )
+    .context("creating the snapshot export directory")?;
+    let scheduler = functions::schedule::spawn_scheduler(&runtime, shutdown_rx.clone());
     let servers = vec![
-        serve(listener, server::api_router(runtime.clone())),
+        serve(listener, api),
         serve(site_listener, server::site_router(runtime.clone())),
+        scheduler,
     ];
     Ok(TestbedHandle {
         runtime,

@@ -18,7 +18,7 @@ struct Cli {
     admin_key: Option<String>,
     #[arg(long, default_value = "testbed")]
     instance_name: String,
-    /// Access token for the cloud-backup stand-in (later issue).
+    /// Access token the provisioning stand-in (cloud backups) accepts.
     #[arg(long)]
     access_token: Option<String>,
 }

@@ -12,8 +12,14 @@ pub enum ArgType {
     String,
     /// `v.id(table)`.
     Id(&'static str),
+    /// `v.union(v.id(a), v.id(b), ..)`: an id of any of these tables.
+    IdOf(&'static [&'static str]),
     /// A string naming one of these tables.
     TableName(&'static [&'static str]),
+    /// `v.array(v.number())`.
+    NumberArray,
+    /// `v.array(v.string())`.
+    StringArray,
     Any,
 }
 
@@ -46,28 +52,45 @@ fn validator_text(ty: ArgType) -> String {
         ArgType::Number => "v.number()".into(),
         ArgType::String => "v.string()".into(),
         ArgType::Id(table) => format!("v.id(\"{table}\")"),
+        ArgType::IdOf(tables) => format!(
+            "v.union({})",
+            tables
+                .iter()
+                .map(|t| format!("v.id(\"{t}\")"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         ArgType::TableName(tables) => tables
             .iter()
             .map(|t| format!("v.literal(\"{t}\")"))
             .collect::<Vec<_>>()
             .join(" | "),
+        ArgType::NumberArray => "v.array(v.float64())".into(),
+        ArgType::StringArray => "v.array(v.string())".into(),
         ArgType::Any => "v.any()".into(),
     }
+}
+
+/// The table an id string names, if it is a valid id of a known table.
+fn id_table(value: &Value) -> Option<&'static str> {
+    let id = DocId::decode(value.as_str()?).ok()?;
+    let def = crate::store::schema::TABLES.get((id.table as usize).checked_sub(1)?)?;
+    Some(def.name)
 }
 
 fn matches(ty: ArgType, value: &Value) -> bool {
     match ty {
         ArgType::Number => value.is_number(),
         ArgType::String => value.is_string(),
-        ArgType::Id(table) => value
-            .as_str()
-            .and_then(|s| DocId::decode(s).ok())
-            .is_some_and(|id| {
-                crate::store::schema::TABLES
-                    .get(id.table as usize - 1)
-                    .is_some_and(|t| t.name == table)
-            }),
+        ArgType::Id(table) => id_table(value) == Some(table),
+        ArgType::IdOf(tables) => id_table(value).is_some_and(|t| tables.contains(&t)),
         ArgType::TableName(tables) => value.as_str().is_some_and(|s| tables.contains(&s)),
+        ArgType::NumberArray => value
+            .as_array()
+            .is_some_and(|items| items.iter().all(Value::is_number)),
+        ArgType::StringArray => value
+            .as_array()
+            .is_some_and(|items| items.iter().all(Value::is_string)),
         ArgType::Any => true,
     }
 }

@@ -49,7 +49,7 @@ pub fn functions() -> Vec<FunctionDef> {
         ArgSpec::required("limit", ArgType::Number),
         ArgSpec::required("table", ArgType::TableName(MESSAGE_TABLES)),
     ];
-    const BY_ID: &[ArgSpec] = &[ArgSpec::required("id", ArgType::Id("messages"))];
+    const BY_ID: &[ArgSpec] = &[ArgSpec::required("id", ArgType::IdOf(MESSAGE_TABLES))];
     vec![
         FunctionDef {
             path: "query_index:queryMessages",

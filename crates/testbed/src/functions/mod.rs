@@ -3,9 +3,19 @@
 //! appending to `all_functions`.
 
 pub mod args;
+mod components;
+pub mod internal;
 mod log;
 mod messages;
+mod node_actions;
+mod openclaurd;
+mod random_data;
+pub mod schedule;
+mod search;
 mod setup;
+pub mod site;
+pub mod system;
+mod vector_search;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -129,6 +139,14 @@ fn all_functions() -> Vec<FunctionDef> {
     all.extend(setup::functions());
     all.extend(messages::functions());
     all.extend(log::functions());
+    all.extend(search::functions());
+    all.extend(openclaurd::functions());
+    all.extend(vector_search::functions());
+    all.extend(schedule::functions());
+    all.extend(components::functions());
+    all.extend(node_actions::functions());
+    all.extend(site::functions());
+    all.extend(system::functions());
     all
 }
 
@@ -164,6 +182,18 @@ impl Registry {
     pub fn paths(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.by_path.keys().copied()
     }
+}
+
+/// System functions (`_system/...`) belong to the backend, not the app;
+/// like Convex, the testbed serves them to admins only.
+pub fn is_system_path(path: &str) -> bool {
+    path.starts_with("_system/")
+}
+
+pub fn system_needs_admin(path: &str) -> String {
+    format!(
+        "{path} is a system function: it requires admin authentication (the deployment's admin key)"
+    )
 }
 
 pub fn canonical_path(path: &str) -> String {

@@ -90,6 +90,15 @@ pub fn check_auth(rt: &Runtime, headers: &HeaderMap) -> Result<(), Box<Response>
     )))
 }
 
+/// `Authorization: Convex <this instance's admin key>` was sent.
+fn has_admin_key(rt: &Runtime, headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Convex "))
+        .is_some_and(|key| key == rt.admin_key)
+}
+
 pub async fn query(State(rt): State<Arc<Runtime>>, headers: HeaderMap, body: Bytes) -> Response {
     call(rt, FunctionKind::Query, headers, body).await
 }
@@ -117,7 +126,16 @@ async fn call_inner(
     if let Err(response) = check_auth(rt, headers) {
         return *response;
     }
-    let request: FunctionRequest = match serde_json::from_slice(body) {
+    let request = match serde_json::from_slice::<FunctionRequest>(body) {
+        Ok(request)
+            if crate::functions::is_system_path(&request.path) && !has_admin_key(rt, headers) =>
+        {
+            return error_response(
+                StatusCode::UNAUTHORIZED,
+                "MissingAdminKey",
+                crate::functions::system_needs_admin(&request.path),
+            );
+        }
         Ok(request) => request,
         Err(e) => {
             return error_response(

@@ -1,5 +1,6 @@
 //! The HTTP servers: the API port (function API, sync WebSocket, identity,
-//! `/_testbed/*`) and the site port (HTTP actions, added by a later issue).
+//! `/_testbed/*`, snapshot export, the provisioning stand-in, and the HTTP
+//! actions under `/http/`) and the site port (HTTP actions).
 
 pub mod control;
 pub mod http;
@@ -10,9 +11,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{any, get, post};
+use axum::routing::{get, post};
 
 use crate::runtime::Runtime;
 
@@ -20,6 +20,31 @@ async fn sync_upgrade(State(rt): State<Arc<Runtime>>, upgrade: WebSocketUpgrade)
     upgrade
         .max_message_size(64 << 20)
         .on_upgrade(move |socket| sync::run(rt, socket))
+}
+
+/// Counts HTTP action calls in the runtime's statistics.
+fn http_action_counter(rt: &Arc<Runtime>) -> crate::site_routes::OnAction {
+    let rt = Arc::downgrade(rt);
+    Arc::new(move || {
+        if let Some(rt) = rt.upgrade() {
+            crate::stats::Counters::add(&rt.counters.http_actions, 1);
+        }
+    })
+}
+
+/// The API port's routes, with the issue-3 additions: export endpoints,
+/// the cloud-backup stand-in and the HTTP actions under `/http/`.
+pub fn full_api_router(
+    rt: Arc<Runtime>,
+    cloud_backup: crate::cloud_backup::CloudBackupConfig,
+) -> std::io::Result<Router> {
+    Ok(api_router(rt.clone())
+        .nest_service(
+            "/http",
+            crate::site_routes::site_router(http_action_counter(&rt)),
+        )
+        .merge(crate::export_routes::export_router(rt)?)
+        .merge(crate::cloud_backup::cloud_backup_router(cloud_backup)))
 }
 
 pub fn api_router(rt: Arc<Runtime>) -> Router {
@@ -42,16 +67,5 @@ pub fn api_router(rt: Arc<Runtime>) -> Router {
 }
 
 pub fn site_router(rt: Arc<Runtime>) -> Router {
-    Router::new()
-        .route("/{*path}", any(site_not_found))
-        .fallback(site_not_found)
-        .with_state(rt)
-}
-
-async fn site_not_found(uri: axum::http::Uri) -> Response {
-    http::error_response(
-        StatusCode::NOT_FOUND,
-        "NoMatchingRoute",
-        format!("No HTTP action route matches {}", uri.path()),
-    )
+    crate::site_routes::site_router(http_action_counter(&rt))
 }

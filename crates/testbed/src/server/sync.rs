@@ -70,6 +70,9 @@ struct Session {
     last_sent: Instant,
     /// Mutations of this session that committed but are not answered yet.
     unanswered_commits: Arc<AtomicUsize>,
+    /// Authenticated with this instance's admin key (system functions
+    /// such as `_system/frontend/latestExport` need it).
+    admin: bool,
 }
 
 pub async fn run(rt: Arc<Runtime>, socket: WebSocket) {
@@ -97,6 +100,7 @@ pub async fn run(rt: Arc<Runtime>, socket: WebSocket) {
         client_clock_skew: None,
         last_sent: Instant::now(),
         unanswered_commits: Arc::new(AtomicUsize::new(0)),
+        admin: false,
     };
     let mut mutations: FuturesUnordered<JoinHandle<Response>> = FuturesUnordered::new();
     let mut actions: FuturesUnordered<JoinHandle<Response>> = FuturesUnordered::new();
@@ -381,6 +385,7 @@ impl Session {
                 }
                 // User JWTs are accepted without verification: no benchmark
                 // function reads the identity.
+                self.admin = matches!(token, AuthenticationToken::Admin(..));
                 self.advance(Vec::new(), Vec::new(), None, Some(base_version + 1), 0)
                     .await;
             }
@@ -399,6 +404,14 @@ impl Session {
                 };
             }
         };
+        if crate::functions::is_system_path(path) && !self.admin {
+            return SubscribedQuery {
+                resolved: Err(crate::functions::FnError::plain(
+                    crate::functions::system_needs_admin(path),
+                )),
+                args,
+            };
+        }
         let resolved = self
             .rt
             .resolve(path, FunctionKind::Query, &args)
@@ -524,7 +537,12 @@ impl Session {
             self.unanswered_commits.fetch_sub(1, Ordering::AcqRel);
         }
         // Also runs queries invalidated while transitions were deferred.
-        self.advance(Vec::new(), Vec::new(), None, None, ts.unwrap_or(0))
+        // The official clients complete a successful mutation only on a
+        // Transition received after its response; a read-only mutation's
+        // ts can equal the version already sent, so one is forced then (its
+        // end version may equal its start version).
+        let min_ts = ts.map_or(0, |ts| ts.max(u64::from(self.version.ts) + 1));
+        self.advance(Vec::new(), Vec::new(), None, None, min_ts)
             .await;
     }
 

@@ -48,6 +48,8 @@ pub struct Table {
     pub docs: HashMap<DocId, Arc<Doc>>,
     /// Ordered entries of every index except `by_id` (index number - 1).
     ordered: Vec<BTreeMap<IndexKey, Arc<Doc>>>,
+    /// Search and vector indexes, changed in the same commit as the rows.
+    pub text: crate::text_indexes::TableTextIndexes,
 }
 
 impl Table {
@@ -65,6 +67,7 @@ impl Table {
             index_fields,
             index_names,
             docs: HashMap::new(),
+            text: crate::text_indexes::TableTextIndexes::for_table(def.name),
         }
     }
 
@@ -101,6 +104,7 @@ impl Table {
             let key = self.index_key(index, &doc);
             self.ordered[index as usize - 1].insert(key, doc.clone());
         }
+        self.text.insert(&doc);
         self.docs.insert(doc.id, doc);
     }
 
@@ -110,6 +114,7 @@ impl Table {
             let key = self.index_key(index, &doc);
             self.ordered[index as usize - 1].remove(&key);
         }
+        self.text.remove(&doc);
         Some(doc)
     }
 

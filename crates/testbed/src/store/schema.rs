@@ -37,4 +37,24 @@ pub const TABLES: &[TableDef] = &[
         name: "openclaurd",
         indexes: &[BY_RAND],
     },
+    // System tables (`_...`): the backend's own state, read by system
+    // functions and the scheduler, never exported.
+    TableDef {
+        name: "_scheduled_functions",
+        indexes: &[],
+    },
+    TableDef {
+        name: "_exports",
+        indexes: &[],
+    },
+    TableDef {
+        name: "_environment_variables",
+        indexes: &[],
+    },
+    // Component tables (`<component>/<table>`): only that component's
+    // functions use them; invisible to app functions and exports.
+    TableDef {
+        name: "counter/counters",
+        indexes: &[],
+    },
 ];

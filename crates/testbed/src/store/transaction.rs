@@ -77,6 +77,17 @@ impl<'s> Transaction<'s> {
         &self.reads
     }
 
+    /// The snapshot this transaction reads (for search and vector indexes,
+    /// which record their own read ranges with `record_read`).
+    pub fn state(&self) -> &'s StoreState {
+        self.state
+    }
+
+    /// Adds a range to the read set (conflicts and subscriptions).
+    pub fn record_read(&mut self, range: ReadRange) {
+        self.reads.push(range);
+    }
+
     /// A `console.log` line, formatted like Convex's log lines.
     pub fn log(&mut self, line: &str) {
         self.log_lines.push(format!("[LOG] '{line}'"));
