@@ -1,6 +1,7 @@
 // Scheduler, logging, the Node action and the component.
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
+import type { TableNames } from "../convex/_generated/dataModel";
 import { allRows, newBackend } from "./backend";
 
 afterEach(() => {
@@ -61,6 +62,12 @@ describe("components", () => {
     for (const table of ["messages", "messages_with_search", "openclaurd"] as const) {
       expect(await allRows(t, table)).toHaveLength(0);
     }
+    // The component's `counters` table is not the app's: from the app, a
+    // table of that name holds nothing.
+    const appCounters = await t.run((ctx) =>
+      ctx.db.query("counters" as TableNames).collect(),
+    );
+    expect(appCounters).toEqual([]);
     // ...and a separate backend has its own counter.
     const other = newBackend();
     expect(
