@@ -130,6 +130,11 @@ pub async fn start(config: TestbedConfig) -> anyhow::Result<TestbedHandle> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let serve = |listener: TcpListener, router: axum::Router| {
         let mut stop = shutdown_rx.clone();
+        // Responses are often several small frames (a MutationResponse then
+        // its Transition); Nagle's algorithm would hold the second one back.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         tokio::spawn(async move {
             let result = axum::serve(listener, router)
                 .with_graceful_shutdown(async move {

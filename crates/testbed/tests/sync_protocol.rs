@@ -370,3 +370,53 @@ async fn a_thousand_concurrent_connections() {
     drop(sockets);
     handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn idle_connections_get_pings() {
+    let handle = started().await;
+    let mut socket = connect(&handle, "/api/sync").await;
+    let waited = Instant::now();
+    let frame = tokio::time::timeout(Duration::from_secs(8), socket.next())
+        .await
+        .expect("no Ping within 8 s")
+        .unwrap()
+        .unwrap();
+    let message: Value = serde_json::from_str(frame.to_text().unwrap()).unwrap();
+    assert_eq!(message, json!({"type": "Ping"}));
+    assert!(
+        waited.elapsed() >= Duration::from_secs(4),
+        "pinged a fresh connection"
+    );
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_subscription_failed_by_an_injected_fault_recovers_on_the_next_write() {
+    let handle = started().await;
+    let mut socket = connect(&handle, "/api/sync").await;
+    set_faults(&handle, json!({"error_rate": {"query": 1.0}})).await;
+    send(&mut socket, modify(0, vec![watch_channel(0, "f")])).await;
+    let failed = next(&mut socket).await;
+    assert_eq!(failed["modifications"][0]["type"], "QueryFailed");
+    assert_eq!(failed["modifications"][0]["errorMessage"], "Injected fault");
+
+    let cleared = reqwest::Client::new()
+        .delete(format!("{}/_testbed/faults", handle.url()))
+        .header("Authorization", format!("Convex {}", handle.admin_key()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cleared.status(), 204);
+    send(&mut socket, insert_into(0, "f")).await;
+    assert_eq!(next(&mut socket).await["type"], "MutationResponse");
+    let recovered = next(&mut socket).await;
+    assert_eq!(recovered["modifications"][0]["type"], "QueryUpdated");
+    assert_eq!(
+        recovered["modifications"][0]["value"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    handle.shutdown().await;
+}

@@ -182,37 +182,38 @@ impl<'s> Transaction<'s> {
         };
         let range = table.range(index_number, as_ref(&low), as_ref(&high));
         let mut docs = Vec::with_capacity(limit.min(64));
-        let mut last_key = None;
-        let mut push = |(key, doc): (&IndexKey, &Arc<Doc>)| {
+        // The key of the last document taken when `limit` cut the scan short.
+        let mut stopped_at: Option<&IndexKey> = None;
+        let mut take = |(key, doc): (&'s IndexKey, &'s Arc<Doc>)| {
             docs.push(doc.clone());
-            last_key = Some(key.clone());
-            docs.len() < limit
+            if docs.len() >= limit {
+                stopped_at = Some(key);
+                return false;
+            }
+            true
         };
-        let mut stopped_early = false;
         if limit > 0 {
             match order {
                 Order::Asc => {
                     for entry in range {
-                        if !push(entry) {
-                            stopped_early = true;
+                        if !take(entry) {
                             break;
                         }
                     }
                 }
                 Order::Desc => {
                     for entry in range.rev() {
-                        if !push(entry) {
-                            stopped_early = true;
+                        if !take(entry) {
                             break;
                         }
                     }
                 }
             }
         }
-        let (low, high) = match (stopped_early, last_key, order) {
-            (true, Some(last), Order::Asc) => (low, Bound::Included(last)),
-            (true, Some(last), Order::Desc) => (Bound::Included(last), high),
-            _ => (low, high),
+        let (low, high) = match (stopped_at, order) {
+            (Some(last), Order::Asc) => (low, Bound::Included(last.clone())),
+            (Some(last), Order::Desc) => (Bound::Included(last.clone()), high),
+            (None, _) => (low, high),
         };
         self.reads.push(ReadRange {
             table: table.number,
