@@ -20,8 +20,8 @@ use crate::functions::system::EXPORTS_TABLE;
 use crate::runtime::Runtime;
 use crate::server::http::error_response;
 use crate::snapshot_export::{ExportHost, ExportManager, ExportTiming, archive_body};
-use crate::store::Store;
 use crate::store::schema::BY_CREATION_TIME;
+use crate::store::{Doc, Store};
 
 /// App tables: not system tables (`_…`) and not component tables (`component/table`).
 pub fn is_app_table(name: &str) -> bool {
@@ -35,20 +35,35 @@ pub struct StoreExportHost {
 
 impl ExportHost for StoreExportHost {
     fn snapshot(&self) -> (u64, Vec<(String, Vec<Value>)>) {
-        let state = self.runtime.store.read();
-        let tables = state
-            .table_names()
-            .filter(|name| is_app_table(name))
-            .filter_map(|name| state.table(name))
-            .map(|table| {
-                let docs = table
-                    .range(BY_CREATION_TIME, Bound::Unbounded, Bound::Unbounded)
-                    .map(|(_, doc)| doc.to_value())
-                    .collect();
-                (table.name.to_string(), docs)
+        // Documents are immutable `Arc`s: take them under the read lock
+        // (cheap), encode them after releasing it, so writers are not held
+        // up while a large snapshot is copied.
+        let (ts, tables) = {
+            let state = self.runtime.store.read();
+            let tables: Vec<(&'static str, Vec<Arc<Doc>>)> = state
+                .table_names()
+                .filter(|name| is_app_table(name))
+                .filter_map(|name| state.table(name))
+                .map(|table| {
+                    let docs = table
+                        .range(BY_CREATION_TIME, Bound::Unbounded, Bound::Unbounded)
+                        .map(|(_, doc)| doc.clone())
+                        .collect();
+                    (table.name, docs)
+                })
+                .collect();
+            (state.ts, tables)
+        };
+        let tables = tables
+            .into_iter()
+            .map(|(name, docs)| {
+                (
+                    name.to_string(),
+                    docs.iter().map(|d| d.to_value()).collect(),
+                )
             })
             .collect();
-        (state.ts, tables)
+        (ts, tables)
     }
 
     fn now_ts(&self) -> u64 {

@@ -17,6 +17,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
+use std::ops::Bound;
 
 use serde_json::{Map, Value};
 
@@ -77,26 +78,38 @@ pub struct SearchHit<K> {
 }
 
 #[derive(Debug, Clone)]
-struct IndexedDoc {
+struct IndexedDoc<K> {
+    id: K,
     /// Distinct terms of the document with their frequency.
     term_freqs: Vec<(String, u32)>,
     /// Token count (the BM25 document length).
     len: u32,
-    /// One value per filter field, `Null` when absent.
-    filter_values: Vec<Value>,
+    /// One interned value per filter field (absent fields intern `null`).
+    filter_values: Vec<u32>,
     /// Insertion order, newest largest; breaks score ties newest-first.
     seq: u64,
 }
 
 /// An incremental BM25 search index over one string field.
+///
+/// Documents live in dense slots so that a query accumulates scores in
+/// plain vectors instead of hash maps; filter values are interned to
+/// integers so the filter check per posting is an integer compare. A query
+/// costs O(postings of its terms) plus O(matches) for top-k selection.
 #[derive(Debug, Clone)]
 pub struct SearchIndex<K> {
     search_field: String,
     filter_fields: Vec<String>,
-    docs: HashMap<K, IndexedDoc>,
-    /// term -> (doc id -> term frequency). Ordered so that prefix
-    /// expansion is a range scan.
-    postings: BTreeMap<String, HashMap<K, u32>>,
+    /// Document id -> slot.
+    slots: HashMap<K, u32>,
+    /// Slot -> document; `None` for free slots.
+    docs: Vec<Option<IndexedDoc<K>>>,
+    free_slots: Vec<u32>,
+    /// term -> (slot -> term frequency). Ordered so that prefix expansion is
+    /// a range scan.
+    postings: BTreeMap<String, HashMap<u32, u32>>,
+    /// Filter value (its JSON text) -> interned number.
+    interned: HashMap<String, u32>,
     total_len: u64,
     next_seq: u64,
 }
@@ -106,8 +119,11 @@ impl<K: Clone + Eq + Hash> SearchIndex<K> {
         Self {
             search_field: search_field.into(),
             filter_fields: filter_fields.iter().map(|f| f.to_string()).collect(),
-            docs: HashMap::new(),
+            slots: HashMap::new(),
+            docs: Vec::new(),
+            free_slots: Vec::new(),
             postings: BTreeMap::new(),
+            interned: HashMap::new(),
             total_len: 0,
             next_seq: 0,
         }
@@ -123,11 +139,16 @@ impl<K: Clone + Eq + Hash> SearchIndex<K> {
 
     /// Number of indexed documents.
     pub fn len(&self) -> usize {
-        self.docs.len()
+        self.slots.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.docs.is_empty()
+        self.slots.is_empty()
+    }
+
+    fn intern(&mut self, value: &Value) -> u32 {
+        let next = self.interned.len() as u32;
+        *self.interned.entry(value.to_string()).or_insert(next)
     }
 
     /// Index `doc` under `id`, replacing any earlier version. A document
@@ -142,56 +163,70 @@ impl<K: Clone + Eq + Hash> SearchIndex<K> {
         for token in &tokens {
             *freqs.entry(token.clone()).or_default() += 1;
         }
+        let slot = match self.free_slots.pop() {
+            Some(slot) => slot,
+            None => {
+                self.docs.push(None);
+                (self.docs.len() - 1) as u32
+            }
+        };
         let term_freqs: Vec<(String, u32)> = freqs.into_iter().collect();
         for (term, tf) in &term_freqs {
             self.postings
                 .entry(term.clone())
                 .or_default()
-                .insert(id.clone(), *tf);
+                .insert(slot, *tf);
         }
         let len = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
         self.total_len += u64::from(len);
         let filter_values = self
             .filter_fields
+            .clone()
             .iter()
-            .map(|f| doc.get(f).cloned().unwrap_or(Value::Null))
+            .map(|f| self.intern(doc.get(f).unwrap_or(&Value::Null)))
             .collect();
         self.next_seq += 1;
-        self.docs.insert(
-            id,
-            IndexedDoc {
-                term_freqs,
-                len,
-                filter_values,
-                seq: self.next_seq,
-            },
-        );
+        self.docs[slot as usize] = Some(IndexedDoc {
+            id: id.clone(),
+            term_freqs,
+            len,
+            filter_values,
+            seq: self.next_seq,
+        });
+        self.slots.insert(id, slot);
     }
 
     /// Remove `id`; returns whether it was indexed.
     pub fn remove(&mut self, id: &K) -> bool {
-        let Some(old) = self.docs.remove(id) else {
+        let Some(slot) = self.slots.remove(id) else {
             return false;
         };
+        let old = self.docs[slot as usize]
+            .take()
+            .expect("slot of an indexed document");
         self.total_len -= u64::from(old.len);
         for (term, _) in &old.term_freqs {
             if let Some(list) = self.postings.get_mut(term) {
-                list.remove(id);
+                list.remove(&slot);
                 if list.is_empty() {
                     self.postings.remove(term);
                 }
             }
         }
+        self.free_slots.push(slot);
         true
     }
 
     /// Run a query; best match first, ties newest first.
     pub fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit<K>>, SearchError> {
-        let filter = self.resolve_filters(&query.filters)?;
+        let Some(filter) = self.resolve_filters(&query.filters)? else {
+            // A filter value no document ever had.
+            return Ok(Vec::new());
+        };
         let mut terms = tokenize(&query.text);
         terms.truncate(MAX_QUERY_TERMS);
         let limit = query.limit.min(MAX_RESULTS);
-        if terms.is_empty() || limit == 0 || self.docs.is_empty() {
+        if terms.is_empty() || limit == 0 || self.slots.is_empty() {
             return Ok(Vec::new());
         }
         let prefix = terms.pop().expect("non-empty");
@@ -199,74 +234,98 @@ impl<K: Clone + Eq + Hash> SearchIndex<K> {
         terms.dedup();
         terms.retain(|t| *t != prefix);
 
-        let doc_count = self.docs.len() as f64;
+        let doc_count = self.slots.len() as f64;
         let avg_len = (self.total_len as f64 / doc_count).max(1.0);
-        let term_weight = |tf: u32, doc: &IndexedDoc, idf: f64| {
-            let tf = f64::from(tf);
-            let norm = BM25_K1 * (1.0 - BM25_B + BM25_B * f64::from(doc.len) / avg_len);
-            idf * tf * (BM25_K1 + 1.0) / (tf + norm)
-        };
         let idf = |docs_with_term: usize| {
             let n = docs_with_term as f64;
             (1.0 + (doc_count - n + 0.5) / (n + 0.5)).ln()
         };
-
-        let mut scores: HashMap<&K, f64> = HashMap::new();
-        for term in &terms {
-            let Some(list) = self.postings.get(term) else {
-                continue;
-            };
+        // Scores by slot; `matched` lists the slots with a non-zero score.
+        let mut scores = vec![0.0f64; self.docs.len()];
+        let mut matched: Vec<u32> = Vec::new();
+        let mut add_postings = |list: &HashMap<u32, u32>, best_only: &mut Option<Vec<f64>>| {
             let term_idf = idf(list.len());
-            for (id, tf) in list {
-                let doc = &self.docs[id];
-                if filter.matches(doc) {
-                    *scores.entry(id).or_default() += term_weight(*tf, doc, term_idf);
+            for (&slot, &tf) in list {
+                let doc = self.docs[slot as usize]
+                    .as_ref()
+                    .expect("posting of an indexed document");
+                if !filter.matches(doc) {
+                    continue;
                 }
+                let tf = f64::from(tf);
+                let norm = BM25_K1 * (1.0 - BM25_B + BM25_B * f64::from(doc.len) / avg_len);
+                let weight = term_idf * tf * (BM25_K1 + 1.0) / (tf + norm);
+                match best_only {
+                    None => {
+                        if scores[slot as usize] == 0.0 {
+                            matched.push(slot);
+                        }
+                        scores[slot as usize] += weight;
+                    }
+                    Some(best) => {
+                        let best = &mut best[slot as usize];
+                        if weight > *best {
+                            *best = weight;
+                        }
+                    }
+                }
+            }
+        };
+        for term in &terms {
+            if let Some(list) = self.postings.get(term) {
+                add_postings(list, &mut None);
             }
         }
         // The last term counts once per document: its best-scoring expansion
         // (an exact match is one of the expansions).
-        let mut prefix_best: HashMap<&K, f64> = HashMap::new();
+        let mut prefix_best = Some(vec![0.0f64; self.docs.len()]);
         for (_, list) in self
             .postings
-            .range::<str, _>((
-                std::ops::Bound::Included(prefix.as_str()),
-                std::ops::Bound::Unbounded,
-            ))
+            .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
             .take_while(|(term, _)| term.starts_with(&prefix))
         {
-            let term_idf = idf(list.len());
-            for (id, tf) in list {
-                let doc = &self.docs[id];
-                if filter.matches(doc) {
-                    let w = term_weight(*tf, doc, term_idf);
-                    let best = prefix_best.entry(id).or_insert(0.0);
-                    if w > *best {
-                        *best = w;
-                    }
+            add_postings(list, &mut prefix_best);
+        }
+        let prefix_best = prefix_best.expect("set above");
+        for (slot, best) in prefix_best.iter().enumerate() {
+            if *best > 0.0 {
+                if scores[slot] == 0.0 {
+                    matched.push(slot as u32);
                 }
+                scores[slot] += best;
             }
         }
-        for (id, w) in prefix_best {
-            *scores.entry(id).or_default() += w;
-        }
 
-        let mut hits: Vec<(&K, f64, u64)> = scores
+        let seq = |slot: u32| self.docs[slot as usize].as_ref().map_or(0, |d| d.seq);
+        let better = |a: &u32, b: &u32| {
+            scores[*b as usize]
+                .total_cmp(&scores[*a as usize])
+                .then(seq(*b).cmp(&seq(*a)))
+        };
+        if matched.len() > limit {
+            matched.select_nth_unstable_by(limit - 1, better);
+            matched.truncate(limit);
+        }
+        matched.sort_unstable_by(better);
+        Ok(matched
             .into_iter()
-            .map(|(id, score)| (id, score, self.docs[id].seq))
-            .collect();
-        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.2.cmp(&a.2)));
-        hits.truncate(limit);
-        Ok(hits
-            .into_iter()
-            .map(|(id, score, _)| SearchHit {
-                id: id.clone(),
-                score,
+            .map(|slot| SearchHit {
+                id: self.docs[slot as usize]
+                    .as_ref()
+                    .expect("matched slot")
+                    .id
+                    .clone(),
+                score: scores[slot as usize],
             })
             .collect())
     }
 
-    fn resolve_filters(&self, filters: &[(String, Value)]) -> Result<ResolvedFilter, SearchError> {
+    /// Filters as (position in `filter_values`, interned value); `None`
+    /// when a value was never indexed, so nothing can match.
+    fn resolve_filters(
+        &self,
+        filters: &[(String, Value)],
+    ) -> Result<Option<ResolvedFilter>, SearchError> {
         let mut resolved = Vec::with_capacity(filters.len());
         for (field, value) in filters {
             let Some(pos) = self.filter_fields.iter().position(|f| f == field) else {
@@ -275,17 +334,20 @@ impl<K: Clone + Eq + Hash> SearchIndex<K> {
                     known: self.filter_fields.clone(),
                 });
             };
-            resolved.push((pos, value.clone()));
+            match self.interned.get(&value.to_string()) {
+                Some(interned) => resolved.push((pos, *interned)),
+                None => return Ok(None),
+            }
         }
-        Ok(ResolvedFilter(resolved))
+        Ok(Some(ResolvedFilter(resolved)))
     }
 }
 
 /// Filters as positions into a document's `filter_values`.
-struct ResolvedFilter(Vec<(usize, Value)>);
+struct ResolvedFilter(Vec<(usize, u32)>);
 
 impl ResolvedFilter {
-    fn matches(&self, doc: &IndexedDoc) -> bool {
+    fn matches<K>(&self, doc: &IndexedDoc<K>) -> bool {
         self.0
             .iter()
             .all(|(pos, want)| doc.filter_values[*pos] == *want)

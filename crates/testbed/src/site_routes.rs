@@ -14,6 +14,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
 
 /// Delay between the two chunks of `/streaming`.
 pub const STREAMING_CHUNK_GAP: Duration = Duration::from_millis(20);
@@ -22,19 +23,22 @@ pub const STREAMING_CHUNKS: [&str; 2] = ["<html>", "</html>"];
 /// Body of every 404 (Convex's wording).
 pub const NOT_FOUND_BODY: &str = "No matching routes found";
 
-/// Called once per request that matched a route (for statistics).
-pub type OnAction = Arc<dyn Fn() + Send + Sync>;
+/// Runs before every request that matched a route (statistics, injected
+/// faults); a `Some` response replaces the route's own.
+pub type BeforeAction = Arc<dyn Fn() -> BoxFuture<'static, Option<Response>> + Send + Sync>;
 
 /// A router answering the site routes; mount at `/` (as the fallback) or
 /// with `nest_service("/http", ..)`.
-pub fn site_router(on_action: OnAction) -> Router {
-    Router::new().fallback(dispatch).with_state(on_action)
+pub fn site_router(before: BeforeAction) -> Router {
+    Router::new().fallback(dispatch).with_state(before)
 }
 
-async fn dispatch(State(on_action): State<OnAction>, method: Method, uri: Uri) -> Response {
+async fn dispatch(State(before): State<BeforeAction>, method: Method, uri: Uri) -> Response {
     let route = (method, uri.path());
-    if matches!(route, (Method::POST, "/basic" | "/streaming")) {
-        on_action();
+    if matches!(route, (Method::POST, "/basic" | "/streaming"))
+        && let Some(replacement) = before().await
+    {
+        return replacement;
     }
     match route {
         (Method::POST, "/basic") => (
@@ -83,13 +87,14 @@ mod tests {
     async fn basic_streaming_and_not_found_at_root_and_under_http() {
         let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = calls.clone();
-        let on_action: OnAction = Arc::new(move || {
+        let before: BeforeAction = Arc::new(move || {
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async { None })
         });
         let base = serve(
             Router::new()
-                .nest_service("/http", site_router(on_action.clone()))
-                .fallback_service(site_router(on_action)),
+                .nest_service("/http", site_router(before.clone()))
+                .fallback_service(site_router(before)),
         )
         .await;
         let client = reqwest::Client::new();
@@ -136,5 +141,22 @@ mod tests {
         }
         // Two matched routes per prefix; 404s are not counted.
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn a_before_hook_can_replace_the_response() {
+        let before: BeforeAction = Arc::new(|| {
+            Box::pin(async {
+                Some((StatusCode::INTERNAL_SERVER_ERROR, "Injected fault").into_response())
+            })
+        });
+        let base = serve(Router::new().fallback_service(site_router(before))).await;
+        let client = reqwest::Client::new();
+        let resp = client.post(format!("{base}/basic")).send().await.unwrap();
+        assert_eq!(resp.status(), 500);
+        assert_eq!(resp.text().await.unwrap(), "Injected fault");
+        // Unmatched routes never reach the hook.
+        let resp = client.post(format!("{base}/nope")).send().await.unwrap();
+        assert_eq!(resp.status(), 404);
     }
 }

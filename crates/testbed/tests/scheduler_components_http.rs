@@ -243,3 +243,52 @@ async fn log_action_returns_its_log_lines_over_http_and_websocket() {
     check_log_lines(&response["logLines"]);
     handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn http_actions_are_counted_and_honour_injected_faults() {
+    let handle = start().await;
+    let http = reqwest::Client::new();
+    let basic = format!("{}/basic", handle.site_url());
+    let before = handle.stats().http_actions;
+    assert_eq!(http.post(&basic).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http.post(format!("{}/nope", handle.site_url()))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        handle.stats().http_actions,
+        before + 1,
+        "only matched routes count"
+    );
+
+    let set_faults = |body: Value| {
+        http.post(format!("{}/_testbed/faults", handle.url()))
+            .header("Authorization", format!("Convex {}", handle.admin_key()))
+            .body(body.to_string())
+            .send()
+    };
+    let resp = set_faults(json!({"error_rate": {"http_action": 1.0}}))
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    let resp = http.post(&basic).send().await.unwrap();
+    assert_eq!(resp.status(), 500);
+    assert_eq!(resp.text().await.unwrap(), testbed::faults::INJECTED_FAULT);
+
+    let resp = set_faults(json!({"latency": {"http_action": {"fixed_ms": 150.0}}}))
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    let started = Instant::now();
+    assert_eq!(http.post(&basic).send().await.unwrap().status(), 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(140),
+        "{:?}",
+        started.elapsed()
+    );
+    handle.shutdown().await;
+}

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use crate::faults::{FaultKind, INJECTED_FAULT};
 use crate::runtime::Runtime;
 
 async fn sync_upgrade(State(rt): State<Arc<Runtime>>, upgrade: WebSocketUpgrade) -> Response {
@@ -25,13 +26,28 @@ async fn sync_upgrade(State(rt): State<Arc<Runtime>>, upgrade: WebSocketUpgrade)
         .on_upgrade(move |socket| sync::run(rt, socket))
 }
 
-/// Counts HTTP action calls in the runtime's statistics.
-fn http_action_counter(rt: &Arc<Runtime>) -> crate::site_routes::OnAction {
+/// Before each HTTP action: count it, apply injected latency, and answer
+/// an injected error as a failed HTTP action (500) or hold the response
+/// through a stall window.
+fn http_action_hook(rt: &Arc<Runtime>) -> crate::site_routes::BeforeAction {
     let rt = Arc::downgrade(rt);
     Arc::new(move || {
-        if let Some(rt) = rt.upgrade() {
+        let rt = rt.upgrade();
+        Box::pin(async move {
+            let rt = rt?;
             crate::stats::Counters::add(&rt.counters.http_actions, 1);
-        }
+            if rt.faults.before_execution(FaultKind::HttpAction).await {
+                return Some(
+                    (
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        INJECTED_FAULT,
+                    )
+                        .into_response(),
+                );
+            }
+            rt.faults.hold_response().await;
+            None
+        })
     })
 }
 
@@ -44,7 +60,7 @@ pub fn full_api_router(
     Ok(api_router(rt.clone())
         .nest_service(
             "/http",
-            crate::site_routes::site_router(http_action_counter(&rt)),
+            crate::site_routes::site_router(http_action_hook(&rt)),
         )
         .merge(crate::export_routes::export_router(rt)?)
         .merge(crate::cloud_backup::cloud_backup_router(cloud_backup)))
@@ -70,5 +86,5 @@ pub fn api_router(rt: Arc<Runtime>) -> Router {
 }
 
 pub fn site_router(rt: Arc<Runtime>) -> Router {
-    crate::site_routes::site_router(http_action_counter(&rt))
+    crate::site_routes::site_router(http_action_hook(&rt))
 }
