@@ -159,10 +159,12 @@ fn require_cli_node(sh: &Shell, project_dir: &Path) -> anyhow::Result<()> {
 }
 
 fn run_convex_deploy(sh: &Shell, url: &str, admin_key: &str) -> anyhow::Result<()> {
-    eprintln!(
-        "$ CONVEX_SELF_HOSTED_URL={url} CONVEX_SELF_HOSTED_ADMIN_KEY=<hidden> npx convex deploy"
-    );
-    let deploy = cmd!(sh, "npx --no-install convex deploy --codegen disable")
+    // `--codegen disable`: the generated files are committed, and a deploy
+    // must not rewrite tracked files.
+    let deploy = cmd!(sh, "npx --no-install convex deploy --codegen disable");
+    // Echoed without the key; xshell's echo would not show the environment.
+    eprintln!("$ CONVEX_SELF_HOSTED_URL={url} CONVEX_SELF_HOSTED_ADMIN_KEY=<hidden> {deploy}");
+    let deploy = deploy
         .env("CONVEX_SELF_HOSTED_URL", url)
         .env("CONVEX_SELF_HOSTED_ADMIN_KEY", admin_key)
         // Cloud variables would point the CLI at another deployment.
