@@ -2,6 +2,7 @@
 //! rust-analyzer's xtask. Every external command is run through xshell and
 //! echoed before it runs.
 
+mod deploy;
 mod test;
 
 use clap::{Parser, Subcommand};

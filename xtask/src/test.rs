@@ -14,7 +14,7 @@ pub struct TestArgs {
 
 /// Node-based suites: a folder with a `package.json` whose `test` script
 /// runs them. Added here as the issues that bring them land.
-const NODE_SUITES: &[&str] = &["crates/testbed/node-tests"];
+const NODE_SUITES: &[&str] = &["functions", "crates/testbed/node-tests"];
 
 pub fn run(sh: &Shell, args: &TestArgs) -> anyhow::Result<()> {
     if !args.no_lint {

@@ -4,7 +4,8 @@
 //! clients on another, both sharing the machine's cores.
 //!
 //! Run: `cargo bench -p testbed --bench throughput` (release profile).
-//! `THROUGHPUT_SECS` sets the seconds measured per cell (default 3).
+//! `THROUGHPUT_SECS` sets the seconds measured per cell (default 3);
+//! `THROUGHPUT_ONLY` (e.g. `ws-mutation`) runs one workload.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,6 +27,15 @@ enum Workload {
 }
 
 impl Workload {
+    fn key(self) -> &'static str {
+        match self {
+            Workload::WsQuery => "ws-query",
+            Workload::WsMutation => "ws-mutation",
+            Workload::HttpQuery => "http-query",
+            Workload::HttpMutation => "http-mutation",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Workload::WsQuery => {
@@ -76,12 +86,16 @@ fn main() -> anyhow::Result<()> {
             "{:<78} {:>10} {:>10} {:>10}",
             "workload", "1 conn", "16 conns", "64 conns"
         );
+        let only = std::env::var("THROUGHPUT_ONLY").ok();
         for workload in [
             Workload::WsQuery,
             Workload::WsMutation,
             Workload::HttpQuery,
             Workload::HttpMutation,
         ] {
+            if only.as_deref().is_some_and(|only| only != workload.key()) {
+                continue;
+            }
             let mut cells = Vec::new();
             for connections in CONNECTIONS {
                 let rate = run_cell(&url, workload, connections, measure).await?;
@@ -189,7 +203,11 @@ async fn ws_loop(
     record: impl Fn(),
 ) -> anyhow::Result<()> {
     let ws_url = format!("{}/api/sync", url.replace("http://", "ws://"));
-    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(ws_url, None, true).await?;
+    // A small read buffer: tungstenite zero-fills it before every read.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(8 << 10);
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async_with_config(ws_url, Some(config), true).await?;
     let send = |v: Value| Message::text(v.to_string());
     socket
         .send(send(

@@ -214,7 +214,12 @@ impl ExportManager {
             e.state = ExportState::InProgress;
             e.start_ts = Some(start_ts);
         });
-        let path = self.inner.dir.join(format!("snapshot-{start_ts}.zip"));
+        // Unique per export: two exports with no write between them share a
+        // start_ts, and the earlier file may still be streaming to a client.
+        let path = self
+            .inner
+            .dir
+            .join(format!("snapshot-{start_ts}-{}.zip", uuid::Uuid::new_v4()));
         let write_path = path.clone();
         let written = tokio::task::spawn_blocking(move || -> Result<(), String> {
             let file = std::fs::File::create(&write_path).map_err(|e| e.to_string())?;
@@ -250,7 +255,15 @@ impl ExportManager {
 
     fn remember(&self, start_ts: u64, path: PathBuf) {
         let mut completed = self.inner.completed.lock().expect("export lock");
-        completed.retain(|(ts, _)| *ts != start_ts);
+        // A newer archive of the same snapshot replaces the older one (an
+        // open download keeps reading the unlinked file).
+        completed.retain(|(ts, old)| {
+            let same = *ts == start_ts;
+            if same {
+                let _ = std::fs::remove_file(old);
+            }
+            !same
+        });
         completed.push_back((start_ts, path));
         while completed.len() > KEEP_COMPLETED {
             if let Some((_, old)) = completed.pop_front() {
@@ -414,5 +427,37 @@ mod tests {
         let second = wait_completed(&manager).await;
         assert_eq!(decode_int64(&second["start_ts"]), 4);
         assert!(manager.archive_path(3).is_ok() && manager.archive_path(4).is_ok());
+    }
+
+    #[tokio::test]
+    async fn two_exports_of_the_same_snapshot_both_download() {
+        let host = Arc::new(Host {
+            ts: AtomicU64::new(0),
+            rows: Mutex::new(vec![]),
+            published: Mutex::new(vec![]),
+        });
+        host.write(0);
+        let fast = ExportTiming {
+            requested: Duration::from_millis(1),
+            in_progress: Duration::from_millis(1),
+        };
+        let manager = ExportManager::new(host.clone(), fast).unwrap();
+        manager.request();
+        let first = decode_int64(&wait_completed(&manager).await["start_ts"]);
+        let first_path = manager.archive_path(first).unwrap();
+        manager.request();
+        let second = decode_int64(&wait_completed(&manager).await["start_ts"]);
+        assert_eq!(first, second, "no write in between: same snapshot");
+        let second_path = manager.archive_path(second).unwrap();
+        assert_ne!(first_path, second_path);
+        assert!(
+            !first_path.exists(),
+            "the older archive of that snapshot is removed"
+        );
+        let (_, body) = archive_body(&second_path).await.unwrap();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        let tables =
+            crate::snapshot_zip::read_snapshot_zip(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        assert_eq!(tables["messages"].len(), 1);
     }
 }

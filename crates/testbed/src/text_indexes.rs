@@ -216,3 +216,108 @@ pub fn vector_search(
         .search(vector, limit, Some(filter_values))
         .map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::functions::internal;
+    use crate::store::Store;
+    use serde_json::{Map, json};
+
+    fn message(channel: &str, body: &str) -> Map<String, Value> {
+        json!({"channel": channel, "timestamp": 0.0, "body": body, "rand": 1.0, "ballastArray": []})
+            .as_object()
+            .unwrap()
+            .clone()
+    }
+
+    fn query(text: &str, channel: &str) -> SearchQuery {
+        SearchQuery {
+            text: text.into(),
+            filters: vec![("channel".into(), json!(channel))],
+            limit: 10,
+        }
+    }
+
+    #[test]
+    fn commits_update_the_search_index_and_searches_read_their_channel() {
+        let store = Store::new();
+        let (id, _) = internal::run_mutation(&store, |tx| {
+            tx.insert("messages_with_search", message("a", "hello brave world"))
+                .map(|id| json!(id.encode()))
+                .map_err(crate::functions::FnError::plain)
+        })
+        .unwrap();
+        internal::run_mutation(&store, |tx| {
+            tx.insert("messages_with_search", message("b", "hello other"))
+                .map(|_| Value::Null)
+                .map_err(crate::functions::FnError::plain)
+        })
+        .unwrap();
+
+        let state = store.read();
+        let mut tx = Transaction::new(&state, false);
+        let docs = search(
+            &mut tx,
+            "messages_with_search",
+            "search_body",
+            &query("brave", "a"),
+        )
+        .unwrap();
+        assert_eq!(docs.len(), 1);
+        assert_eq!(json!(docs[0].id.encode()), id);
+        // The read set is channel a's range of by_channel_rand.
+        let table = state.table("messages_with_search").unwrap();
+        let read = tx.reads().last().unwrap().clone();
+        assert_eq!(read.index, table.index_number("by_channel_rand").unwrap());
+        let a_key = table.index_key(read.index, &docs[0]);
+        assert!(read.contains(&a_key));
+        let b_doc = table
+            .docs
+            .values()
+            .find(|d| d.fields["channel"] == "b")
+            .unwrap();
+        assert!(!read.contains(&table.index_key(read.index, b_doc)));
+        drop(tx);
+        drop(state);
+
+        // Deleting the document removes it from the index in the same commit.
+        let doc_id = crate::store::ids::DocId::decode(id.as_str().unwrap()).unwrap();
+        internal::run_mutation(&store, |tx| {
+            tx.delete(doc_id)
+                .map(|_| Value::Null)
+                .map_err(crate::functions::FnError::plain)
+        })
+        .unwrap();
+        let state = store.read();
+        let mut tx = Transaction::new(&state, false);
+        assert!(
+            search(
+                &mut tx,
+                "messages_with_search",
+                "search_body",
+                &query("brave", "a")
+            )
+            .unwrap()
+            .is_empty()
+        );
+        let err = search(&mut tx, "messages", "search_body", &query("x", "a")).unwrap_err();
+        assert!(
+            err.contains("search_body") && err.contains("messages"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn wrong_sized_embeddings_are_refused_before_commit() {
+        let store = Store::new();
+        let state = store.read();
+        let table = state.table("openclaurd").unwrap();
+        let fields = json!({"user": "u", "embedding": [1.0, 2.0]})
+            .as_object()
+            .unwrap()
+            .clone();
+        let err = check_vectors(table, &fields).unwrap_err();
+        assert!(err.contains("embedding") && err.contains("1536"), "{err}");
+    }
+}

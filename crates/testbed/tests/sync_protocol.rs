@@ -389,3 +389,34 @@ async fn idle_connections_get_pings() {
     );
     handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_subscription_failed_by_an_injected_fault_recovers_on_the_next_write() {
+    let handle = started().await;
+    let mut socket = connect(&handle, "/api/sync").await;
+    set_faults(&handle, json!({"error_rate": {"query": 1.0}})).await;
+    send(&mut socket, modify(0, vec![watch_channel(0, "f")])).await;
+    let failed = next(&mut socket).await;
+    assert_eq!(failed["modifications"][0]["type"], "QueryFailed");
+    assert_eq!(failed["modifications"][0]["errorMessage"], "Injected fault");
+
+    let cleared = reqwest::Client::new()
+        .delete(format!("{}/_testbed/faults", handle.url()))
+        .header("Authorization", format!("Convex {}", handle.admin_key()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cleared.status(), 204);
+    send(&mut socket, insert_into(0, "f")).await;
+    assert_eq!(next(&mut socket).await["type"], "MutationResponse");
+    let recovered = next(&mut socket).await;
+    assert_eq!(recovered["modifications"][0]["type"], "QueryUpdated");
+    assert_eq!(
+        recovered["modifications"][0]["value"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    handle.shutdown().await;
+}

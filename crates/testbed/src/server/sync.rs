@@ -461,17 +461,13 @@ impl Session {
                     continue;
                 }
             };
-            if rt.faults.inject_error(FaultKind::Query) {
-                Counters::add(&rt.counters.queries, 1);
-                modifications.push(query_failed(
-                    query_id,
-                    FnError::plain(INJECTED_FAULT),
-                    Vec::new(),
-                ));
-                continue;
-            }
             let def = rt.registry.get(path).expect("resolved paths exist");
-            let run = rt.execute_query(&state, def, &query.args);
+            let mut run = rt.execute_query(&state, def, &query.args);
+            // An injected failure still keeps the read set, so the next
+            // commit in its ranges re-runs the query (which may succeed).
+            if rt.faults.inject_error(FaultKind::Query) {
+                run.result = Err(FnError::plain(INJECTED_FAULT));
+            }
             read_sets.push((query_id, run.reads));
             modifications.push(match run.result {
                 Ok(value) => StateModification::QueryUpdated {

@@ -309,3 +309,97 @@ pub fn now_nanos() -> u64 {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::transaction::Transaction;
+    use super::*;
+
+    fn insert_one(store: &Store, channel: &str) -> u64 {
+        let parts = {
+            let state = store.read();
+            let mut tx = Transaction::new(&state, true);
+            let mut fields = Map::new();
+            fields.insert("channel".into(), Value::String(channel.into()));
+            fields.insert("rand".into(), serde_json::json!(1.0));
+            tx.insert("messages", fields).unwrap();
+            tx.into_parts()
+        };
+        store
+            .commit(parts.begin_ts, &parts.reads, parts.writes, None)
+            .unwrap()
+    }
+
+    #[test]
+    fn commit_timestamps_strictly_increase() {
+        let store = Store::new();
+        let mut last = store.read().ts;
+        for _ in 0..1000 {
+            let ts = insert_one(&store, "c");
+            assert!(ts > last, "{ts} after {last}");
+            last = ts;
+        }
+        assert_eq!(store.read().table("messages").unwrap().docs.len(), 1000);
+    }
+
+    #[test]
+    fn inserts_into_unread_ranges_do_not_conflict() {
+        let store = Store::new();
+        let reader = {
+            let state = store.read();
+            let mut tx = Transaction::new(&state, true);
+            let channel = Value::String("a".into());
+            tx.index_range(
+                "messages",
+                "by_channel_rand",
+                &[&channel],
+                transaction::RangeBound::Unbounded,
+                transaction::RangeBound::Unbounded,
+                transaction::Order::Asc,
+                10,
+            )
+            .unwrap();
+            let mut fields = Map::new();
+            fields.insert("channel".into(), Value::String("a".into()));
+            tx.insert("messages", fields).unwrap();
+            tx.into_parts()
+        };
+        insert_one(&store, "b");
+        assert!(
+            store
+                .commit(reader.begin_ts, &reader.reads, reader.writes, None)
+                .is_ok(),
+            "a write to channel b does not touch a read of channel a"
+        );
+        let conflicting = {
+            let state = store.read();
+            let mut tx = Transaction::new(&state, true);
+            let channel = Value::String("a".into());
+            tx.index_range(
+                "messages",
+                "by_channel_rand",
+                &[&channel],
+                transaction::RangeBound::Unbounded,
+                transaction::RangeBound::Unbounded,
+                transaction::Order::Asc,
+                10,
+            )
+            .unwrap();
+            let mut fields = Map::new();
+            fields.insert("channel".into(), Value::String("a".into()));
+            tx.insert("messages", fields).unwrap();
+            tx.into_parts()
+        };
+        insert_one(&store, "a");
+        assert!(
+            store
+                .commit(
+                    conflicting.begin_ts,
+                    &conflicting.reads,
+                    conflicting.writes,
+                    None
+                )
+                .is_err()
+        );
+    }
+}
