@@ -1,8 +1,19 @@
 //! `cargo xtask <command>`: the project's pipeline, in the spirit of
-//! rust-analyzer's xtask. Every external command is run through xshell and
-//! echoed before it runs.
+//! rust-analyzer's xtask. Every external command is echoed before it runs.
 
+mod analysis;
+mod bootstrap;
+mod charts;
+mod compare;
+mod pages;
+mod report;
+mod synthetic;
+mod table;
 mod test;
+#[cfg(test)]
+mod test_support;
+
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
@@ -17,6 +28,10 @@ struct Cli {
 enum Command {
     /// Run every suite the project has: fmt, clippy, cargo tests, Node tests.
     Test(test::TestArgs),
+    /// Render `report.html` for a run folder from its archived files.
+    Report(report::ReportArgs),
+    /// Compare two runs: terminal table and results/compare-<a>-<b>/index.html.
+    Compare(compare::CompareArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -25,13 +40,20 @@ fn main() -> anyhow::Result<()> {
     sh.change_dir(project_root());
     match cli.command {
         Command::Test(args) => test::run(&sh, &args),
+        Command::Report(args) => report::run(&args),
+        Command::Compare(args) => compare::run(&args, &results_dir()),
     }
 }
 
 /// The workspace root, whatever directory `cargo xtask` was started from.
-pub fn project_root() -> std::path::PathBuf {
+pub fn project_root() -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives one level below the workspace root")
         .to_path_buf()
+}
+
+/// The run archive: `results/` at the workspace root.
+pub fn results_dir() -> PathBuf {
+    project_root().join("results")
 }
