@@ -126,7 +126,7 @@ fn series(metric: &Metric, interval_secs: f64) -> Series {
     let group = n.div_ceil(MAX_CHART_POINTS).max(1);
     let points = n.div_ceil(group);
     let step_secs = interval_secs * group as f64;
-    let mut hist: Vec<Option<LatencyHistogram>> = vec![None; points];
+    let mut buckets: Vec<Vec<(u64, u64)>> = vec![Vec::new(); points];
     let mut counts = vec![Counts::default(); points];
     let mut scheduled: Vec<Option<u64>> = vec![None; points];
     for interval in &metric.intervals {
@@ -136,20 +136,22 @@ fn series(metric: &Metric, interval_secs: f64) -> Series {
             *scheduled[p].get_or_insert(0) += s;
         }
         if let Some(text) = interval.latencies.get(&LatencyKind::ResponseTime) {
-            let h = decode_validated(text);
-            match &mut hist[p] {
-                Some(acc) => acc.add(&h).expect("histograms share bounds"),
-                slot @ None => *slot = Some(h),
-            }
+            let h = crate::sparse::decode(text).expect("histograms are validated when read");
+            buckets[p].extend(h.buckets);
         }
     }
+    for b in &mut buckets {
+        b.sort_unstable_by_key(|&(value, _)| value);
+    }
+    let totals: Vec<u64> = buckets
+        .iter()
+        .map(|b| b.iter().map(|x| x.1).sum())
+        .collect();
     let quantile = |q: f64| -> Vec<Option<f64>> {
-        hist.iter()
-            .map(|h| {
-                h.as_ref()
-                    .filter(|h| !h.is_empty())
-                    .map(|h| us_to_ms(h.value_at_quantile(q)))
-            })
+        buckets
+            .iter()
+            .zip(&totals)
+            .map(|(b, &total)| crate::sparse::value_at_quantile(b, total, q).map(us_to_ms))
             .collect()
     };
     Series {

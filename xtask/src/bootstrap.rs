@@ -20,7 +20,7 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
-use results_format::{LatencyKind, Metric, decode_validated};
+use results_format::{LatencyKind, Metric};
 
 /// Relative width of a bucket of the common grid.
 const GROWTH: f64 = 1.005;
@@ -164,15 +164,14 @@ impl Blocks {
                 dense.resize_with(block + 1, Vec::new);
                 sums.resize(block + 1, 0.0);
             }
-            let h = decode_validated(text);
+            let h = crate::sparse::decode(text).expect("histograms are validated when read");
             let counts = &mut dense[block];
             if counts.is_empty() {
                 counts.resize(grid, 0);
             }
-            for v in h.iter_recorded() {
-                let value = v.value_iterated_to();
-                counts[bucket_of(value)] += v.count_at_value();
-                sums[block] += value as f64 * v.count_at_value() as f64;
+            for (value, count) in h.buckets {
+                counts[bucket_of(value)] += count;
+                sums[block] += value as f64 * count as f64;
             }
         }
         let blocks = dense
