@@ -99,6 +99,7 @@ fn draw<'a>(root: &Area<'a>, chart: &Chart) -> Result<(), Box<dyn std::error::Er
     builder
         .caption(title, ("sans-serif", 18))
         .margin(12)
+        .margin_right(36)
         .x_label_area_size(42)
         .y_label_area_size(64);
     match &chart.x {
@@ -108,6 +109,9 @@ fn draw<'a>(root: &Area<'a>, chart: &Chart) -> Result<(), Box<dyn std::error::Er
             ctx.configure_mesh()
                 .x_desc("percentile (%)")
                 .y_desc(&chart.y_label)
+                .label_style(("sans-serif", 13))
+                .axis_desc_style(("sans-serif", 14))
+                .light_line_style(BLACK.mix(0.04))
                 .x_label_formatter(&|x| format_percentile(*x))
                 .draw()?;
             draw_lines(&mut ctx, chart)?;
@@ -118,6 +122,9 @@ fn draw<'a>(root: &Area<'a>, chart: &Chart) -> Result<(), Box<dyn std::error::Er
             ctx.configure_mesh()
                 .x_desc(label.as_str())
                 .y_desc(&chart.y_label)
+                .label_style(("sans-serif", 13))
+                .axis_desc_style(("sans-serif", 14))
+                .light_line_style(BLACK.mix(0.04))
                 .draw()?;
             draw_lines(&mut ctx, chart)?;
             legend(&mut ctx)?;
@@ -127,6 +134,9 @@ fn draw<'a>(root: &Area<'a>, chart: &Chart) -> Result<(), Box<dyn std::error::Er
             ctx.configure_mesh()
                 .x_desc("run date (UTC)")
                 .y_desc(&chart.y_label)
+                .label_style(("sans-serif", 13))
+                .axis_desc_style(("sans-serif", 14))
+                .light_line_style(BLACK.mix(0.04))
                 .x_labels(6)
                 .x_label_formatter(&|x| {
                     chrono::DateTime::from_timestamp(*x as i64, 0)
