@@ -50,7 +50,7 @@ pub struct Series {
 }
 
 pub fn load(dir: &Path) -> anyhow::Result<RunView> {
-    let archive = results_format::read_run(dir)?;
+    let archive = crate::run_reader::read_run(dir)?;
     analyse(archive)
 }
 

@@ -11,6 +11,7 @@ mod e2e;
 mod pages;
 mod publish;
 mod report;
+mod run_reader;
 mod sparse;
 mod synthetic;
 mod table;
