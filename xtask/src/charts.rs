@@ -161,7 +161,7 @@ fn x_range(chart: &Chart) -> (f64, f64) {
     });
     if !min.is_finite() || !max.is_finite() {
         (0.0, 1.0)
-    } else if max - min < f64::EPSILON {
+    } else if (max - min).abs() < f64::EPSILON {
         (min - 0.5, max + 0.5)
     } else {
         (min, max)
