@@ -5,6 +5,8 @@
 use std::path::Path;
 
 use anyhow::Context as _;
+
+use crate::run_reader::DecodedIntervals;
 use results_format::{
     Counts, LatencyHistogram, LatencyKind, Metric, RunArchive, Summary, decode_validated,
 };
@@ -33,6 +35,8 @@ pub struct MetricView {
     /// (1/(1-q), latency ms) of the whole-run response-time histogram.
     pub distribution: Vec<(f64, f64)>,
     pub series: Series,
+    /// Response-time histogram of each interval that recorded one.
+    pub response_intervals: DecodedIntervals,
 }
 
 /// Per-point values over time; a point covers `step_secs` seconds.
@@ -50,11 +54,11 @@ pub struct Series {
 }
 
 pub fn load(dir: &Path) -> anyhow::Result<RunView> {
-    let archive = crate::run_reader::read_run(dir)?;
-    analyse(archive)
+    let (archive, decoded) = crate::run_reader::read_run_decoded(dir)?;
+    analyse(archive, decoded)
 }
 
-pub fn analyse(archive: RunArchive) -> anyhow::Result<RunView> {
+pub fn analyse(archive: RunArchive, decoded: Vec<DecodedIntervals>) -> anyhow::Result<RunView> {
     let interval_secs = archive.histograms.interval_secs;
     anyhow::ensure!(
         interval_secs > 0.0,
@@ -67,7 +71,8 @@ pub fn analyse(archive: RunArchive) -> anyhow::Result<RunView> {
             .histograms
             .metrics
             .iter()
-            .map(|m| scope.spawn(move || analyse_metric(m, interval_secs)))
+            .zip(decoded)
+            .map(|(m, d)| scope.spawn(move || analyse_metric(m, d, interval_secs)))
             .collect();
         handles
             .into_iter()
@@ -77,7 +82,7 @@ pub fn analyse(archive: RunArchive) -> anyhow::Result<RunView> {
     Ok(RunView { archive, metrics })
 }
 
-fn analyse_metric(metric: &Metric, interval_secs: f64) -> MetricView {
+fn analyse_metric(metric: &Metric, decoded: DecodedIntervals, interval_secs: f64) -> MetricView {
     let whole = metric
         .latencies
         .get(&LatencyKind::ResponseTime)
@@ -89,7 +94,8 @@ fn analyse_metric(metric: &Metric, interval_secs: f64) -> MetricView {
         metric: metric.clone(),
         summary,
         distribution,
-        series: series(metric, interval_secs),
+        series: series(metric, &decoded, interval_secs),
+        response_intervals: decoded,
     }
 }
 
@@ -114,7 +120,7 @@ pub fn us_to_ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-fn series(metric: &Metric, interval_secs: f64) -> Series {
+fn series(metric: &Metric, decoded: &DecodedIntervals, interval_secs: f64) -> Series {
     let last_index = metric.intervals.iter().map(|i| i.index).max();
     let Some(last_index) = last_index else {
         return Series {
@@ -135,10 +141,9 @@ fn series(metric: &Metric, interval_secs: f64) -> Series {
         if let Some(s) = interval.scheduled {
             *scheduled[p].get_or_insert(0) += s;
         }
-        if let Some(text) = interval.latencies.get(&LatencyKind::ResponseTime) {
-            let h = crate::sparse::decode(text).expect("histograms are validated when read");
-            buckets[p].extend(h.buckets);
-        }
+    }
+    for (index, h) in decoded {
+        buckets[*index as usize / group].extend_from_slice(&h.buckets);
     }
     for b in &mut buckets {
         b.sort_unstable_by_key(|&(value, _)| value);

@@ -18,9 +18,9 @@
 //! buckets, so any value is known to within 0.25 %), and each block is kept
 //! as a sparse list of non-empty buckets.
 
+use crate::run_reader::DecodedIntervals;
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
-use results_format::{LatencyKind, Metric};
 
 /// Relative width of a bucket of the common grid.
 const GROWTH: f64 = 1.005;
@@ -144,32 +144,27 @@ fn value_of(bucket: usize) -> f64 {
 }
 
 impl Blocks {
-    pub fn from_metric(metric: &Metric) -> Self {
+    pub fn from_intervals(intervals: &DecodedIntervals) -> Self {
         let grid = bucket_of(results_format::HIGHEST_TRACKABLE_US) + 2;
-        let n = metric
-            .intervals
+        let n = intervals
             .iter()
-            .map(|i| i.index as usize + 1)
+            .map(|i| i.0 as usize + 1)
             .max()
             .unwrap_or(0);
         let per_block = n.div_ceil(MAX_BLOCKS).max(1);
         let mut dense: Vec<Vec<u64>> = Vec::new();
         let mut sums: Vec<f64> = Vec::new();
-        for interval in &metric.intervals {
-            let Some(text) = interval.latencies.get(&LatencyKind::ResponseTime) else {
-                continue;
-            };
-            let block = interval.index as usize / per_block;
+        for (index, h) in intervals {
+            let block = *index as usize / per_block;
             if dense.len() <= block {
                 dense.resize_with(block + 1, Vec::new);
                 sums.resize(block + 1, 0.0);
             }
-            let h = crate::sparse::decode(text).expect("histograms are validated when read");
             let counts = &mut dense[block];
             if counts.is_empty() {
                 counts.resize(grid, 0);
             }
-            for (value, count) in h.buckets {
+            for &(value, count) in &h.buckets {
                 counts[bucket_of(value)] += count;
                 sums[block] += value as f64 * count as f64;
             }
@@ -341,18 +336,18 @@ pub fn metric_verdict(stats: &[StatComparison]) -> Verdict {
 mod tests {
     use super::*;
     use crate::synthetic::SyntheticRun;
+    use results_format::LatencyKind;
 
     fn blocks(run: &SyntheticRun, name: &str) -> Blocks {
         let dir = crate::test_support::tempdir("bootstrap");
         run.write(&dir).unwrap();
-        let archive = results_format::read_run(&dir).unwrap();
-        let metric = archive
-            .histograms
+        let view = crate::analysis::load(&dir).unwrap();
+        let metric = view
             .metrics
             .iter()
-            .find(|m| m.key.name == name)
+            .find(|m| m.metric.key.name == name)
             .unwrap();
-        Blocks::from_metric(metric)
+        Blocks::from_intervals(&metric.response_intervals)
     }
 
     #[test]
@@ -360,9 +355,9 @@ mod tests {
         let run = SyntheticRun::smoke(3);
         let dir = crate::test_support::tempdir("bucketed");
         run.write(&dir).unwrap();
-        let archive = results_format::read_run(&dir).unwrap();
-        let metric = &archive.histograms.metrics[0];
-        let b = Blocks::from_metric(metric);
+        let view = crate::analysis::load(&dir).unwrap();
+        let metric = &view.metrics[0].metric;
+        let b = Blocks::from_intervals(&view.metrics[0].response_intervals);
         let all: Vec<usize> = (0..b.blocks.len()).collect();
         let stats = b.statistics(&all, &mut Vec::new());
         let summary = &metric.latencies[&LatencyKind::ResponseTime].summary;

@@ -152,8 +152,8 @@ pub fn compare_views(
             .map(|(ma, mb)| {
                 scope.spawn(move || {
                     let stats = bootstrap::compare(
-                        &Blocks::from_metric(&ma.metric),
-                        &Blocks::from_metric(&mb.metric),
+                        &Blocks::from_intervals(&ma.response_intervals),
+                        &Blocks::from_intervals(&mb.response_intervals),
                         noise,
                     );
                     MetricComparison {

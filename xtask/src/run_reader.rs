@@ -8,10 +8,23 @@ use std::path::Path;
 
 use anyhow::{Context as _, anyhow, bail};
 use results_format::{
-    ArchiveError, HISTOGRAMS_FILE, HistogramsFile, RUN_FILE, RunArchive, SCHEMA_VERSION,
+    ArchiveError, HISTOGRAMS_FILE, HistogramsFile, LatencyKind, RUN_FILE, RunArchive,
+    SCHEMA_VERSION,
 };
 
+use crate::sparse::SparseHistogram;
+
+/// Response-time histograms of one metric's intervals: (index, buckets).
+pub type DecodedIntervals = Vec<(u32, SparseHistogram)>;
+
+#[cfg(test)]
 pub fn read_run(dir: &Path) -> anyhow::Result<RunArchive> {
+    read_run_decoded(dir).map(|(archive, _)| archive)
+}
+
+/// Reads a run and returns, per metric (in file order), its decoded
+/// response-time interval histograms, so nothing is decoded twice.
+pub fn read_run_decoded(dir: &Path) -> anyhow::Result<(RunArchive, Vec<DecodedIntervals>)> {
     if !dir.is_dir() {
         return Err(ArchiveError::Missing {
             path: dir.to_path_buf(),
@@ -19,12 +32,17 @@ pub fn read_run(dir: &Path) -> anyhow::Result<RunArchive> {
         .into());
     }
     let run = results_format::read_run_info(&dir.join(RUN_FILE))?;
-    let histograms = read_histograms(&dir.join(HISTOGRAMS_FILE))?;
-    Ok(RunArchive {
-        dir: dir.to_path_buf(),
-        run,
-        histograms,
-    })
+    let path = dir.join(HISTOGRAMS_FILE);
+    let histograms = read_histograms(&path)?;
+    let decoded = decode_all(&path, &histograms)?;
+    Ok((
+        RunArchive {
+            dir: dir.to_path_buf(),
+            run,
+            histograms,
+        },
+        decoded,
+    ))
 }
 
 fn read_histograms(path: &Path) -> anyhow::Result<HistogramsFile> {
@@ -50,28 +68,34 @@ fn read_histograms(path: &Path) -> anyhow::Result<HistogramsFile> {
     struct Version {
         schema_version: Option<u64>,
     }
-    let version: Version = serde_json::from_slice(&bytes).map_err(json_error)?;
-    if version.schema_version != Some(u64::from(SCHEMA_VERSION)) {
-        return Err(ArchiveError::SchemaVersion {
-            path: path.to_path_buf(),
-            found: version.schema_version.unwrap_or(0),
-            expected: SCHEMA_VERSION,
+    let version_error = |found: Option<u64>| ArchiveError::SchemaVersion {
+        path: path.to_path_buf(),
+        found: found.unwrap_or(0),
+        expected: SCHEMA_VERSION,
+    };
+    // One typed parse on the happy path; on failure the version is checked
+    // first, so a future file gets the version error, not a shape error.
+    let file: HistogramsFile = match serde_json::from_slice(&bytes) {
+        Ok(file) => file,
+        Err(e) => {
+            let found = serde_json::from_slice::<Version>(&bytes)
+                .ok()
+                .and_then(|v| v.schema_version);
+            if found.is_some() && found != Some(u64::from(SCHEMA_VERSION)) {
+                return Err(version_error(found).into());
+            }
+            return Err(json_error(e).into());
         }
-        .into());
+    };
+    if file.schema_version != SCHEMA_VERSION {
+        return Err(version_error(Some(u64::from(file.schema_version))).into());
     }
-    let file: HistogramsFile = serde_json::from_slice(&bytes).map_err(json_error)?;
     for metric in &file.metrics {
         let context = || format!("{}: metric {}", path.display(), metric.key);
         for record in metric.latencies.values() {
             results_format::decode_histogram(&record.histogram)
                 .map_err(|e| anyhow!(e))
                 .with_context(context)?;
-        }
-        for interval in &metric.intervals {
-            for text in interval.latencies.values() {
-                crate::sparse::decode(text)
-                    .with_context(|| format!("{}: interval {}", context(), interval.index))?;
-            }
         }
         if metric
             .intervals
@@ -82,6 +106,44 @@ fn read_histograms(path: &Path) -> anyhow::Result<HistogramsFile> {
         }
     }
     Ok(file)
+}
+
+/// Decodes (and so validates) every interval's response-time histogram, on
+/// every core.
+fn decode_all(path: &Path, file: &HistogramsFile) -> anyhow::Result<Vec<DecodedIntervals>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = file
+            .metrics
+            .iter()
+            .map(|metric| {
+                scope.spawn(move || -> anyhow::Result<DecodedIntervals> {
+                    let mut out = Vec::with_capacity(metric.intervals.len());
+                    for interval in &metric.intervals {
+                        // Only response time is read per interval by the
+                        // pipeline; the other kinds are left to tools that
+                        // use them.
+                        let Some(text) = interval.latencies.get(&LatencyKind::ResponseTime) else {
+                            continue;
+                        };
+                        let h = crate::sparse::decode(text).with_context(|| {
+                            format!(
+                                "{}: metric {}: interval {}",
+                                path.display(),
+                                metric.key,
+                                interval.index
+                            )
+                        })?;
+                        out.push((interval.index, h));
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("decoding does not panic"))
+            .collect()
+    })
 }
 
 #[cfg(test)]
