@@ -379,3 +379,49 @@ impl Summary {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_json_keeps_the_key_inline_and_round_trips() {
+        let metric = Metric {
+            key: MetricKey {
+                scenario: "RunFunction".into(),
+                name: "query".into(),
+                path: Some("query_index:queryMessages".into()),
+            },
+            target_rate: Some(5.0),
+            achieved_rate: 4.9,
+            totals: Counts {
+                requests: 49,
+                errors: 1,
+                timeouts: 0,
+                dropped: 0,
+            },
+            error_samples: Vec::new(),
+            latencies: BTreeMap::new(),
+            intervals: vec![Interval {
+                index: 0,
+                counts: Counts::default(),
+                scheduled: Some(5),
+                latencies: BTreeMap::new(),
+            }],
+        };
+        let json = serde_json::to_value(&metric).unwrap();
+        assert_eq!(json["scenario"], "RunFunction");
+        assert_eq!(json["name"], "query");
+        assert_eq!(json["path"], "query_index:queryMessages");
+        assert!(json.get("key").is_none());
+        let back: Metric = serde_json::from_value(json).unwrap();
+        assert_eq!(back, metric);
+        let no_path: Metric = serde_json::from_value(serde_json::json!({
+            "scenario": "ObserveInsert", "name": "mutation_observed",
+            "achieved_rate": 0.0, "totals": {"requests": 0, "errors": 0, "timeouts": 0},
+            "intervals": []
+        }))
+        .unwrap();
+        assert_eq!(no_path.key.path, None);
+    }
+}
