@@ -11,6 +11,7 @@ use anyhow::{Context as _, bail, ensure};
 use xshell::{Shell, cmd};
 
 use crate::bench::{self, BenchArgs};
+use crate::bootstrap::Verdict;
 use crate::testbed_process::Testbed;
 
 const BROWSER_TESTS: &str = "xtask/browser-tests";
@@ -55,6 +56,35 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     println!("e2e ok: bench --url against a deployment");
     passed += 1;
 
+    // 3. A +30 % query latency fault on a real testbed: judged slower on
+    // the query metric, and no mutation judged slower.
+    let (clean, faulty) = fault_pair(sh, &root, &base.join("fault-results"), &key)?;
+    let c =
+        crate::compare::compare_folders(&clean, &faulty, crate::bootstrap::DEFAULT_NOISE, false)?;
+    print!("{}", crate::compare::terminal_table(&c));
+    let query = "RunFunction/query (query_index:queryMessages)";
+    let query_verdict = c
+        .metrics
+        .iter()
+        .find(|m| m.label == query)
+        .map(|m| m.verdict)
+        .with_context(|| format!("{query} missing from the comparison"))?;
+    ensure!(
+        query_verdict == Verdict::Slower,
+        "{query}: +30 % latency judged {query_verdict:?}"
+    );
+    for m in &c.metrics {
+        if m.a.metric.key.scenario == "RunFunction" && m.a.metric.key.name == "mutation" {
+            ensure!(
+                m.verdict != Verdict::Slower,
+                "{}: judged slower without a fault",
+                m.label
+            );
+        }
+    }
+    println!("e2e ok: a +30 % query fault on the testbed is judged slower there, mutations not");
+    passed += 1;
+
     let comparison =
         crate::compare::compare_folders(&first, &second, crate::bootstrap::DEFAULT_NOISE, false)?;
     let page = crate::compare::write_page(&comparison, &base)?;
@@ -76,6 +106,42 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     println!(
         "e2e: {passed} passed, 0 failed (artifacts in {})",
         artifacts.display()
+    );
+    Ok(())
+}
+
+/// Two runs against one testbed: queries delayed by 20 ms, then by 26 ms.
+fn fault_pair(
+    sh: &Shell,
+    root: &Path,
+    results: &Path,
+    key: &str,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let testbed = Testbed::start(&root.join("target/release/testbed"), key)?;
+    let mut runs = Vec::new();
+    for delay_ms in [20, 26] {
+        set_query_latency(&testbed.url, key, delay_ms)?;
+        let mut args = bench_args(results, Some(testbed.url.clone()));
+        args.admin_key = Some(key.to_string());
+        args.duration = 6;
+        args.label = Some(format!("query latency fault {delay_ms} ms"));
+        bench::run(sh, &args)?;
+        runs.push(single_new_run(results, &runs)?);
+    }
+    Ok((runs[0].clone(), runs[1].clone()))
+}
+
+fn set_query_latency(url: &str, key: &str, delay_ms: u32) -> anyhow::Result<()> {
+    eprintln!("$ POST {url}/_testbed/faults latency.query.fixed_ms={delay_ms}");
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{url}/_testbed/faults"))
+        .header("Authorization", format!("Convex {key}"))
+        .json(&serde_json::json!({ "latency": { "query": { "fixed_ms": delay_ms } } }))
+        .send()?;
+    ensure!(
+        response.status().is_success(),
+        "setting the fault failed: HTTP {}",
+        response.status()
     );
     Ok(())
 }
