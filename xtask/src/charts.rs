@@ -187,6 +187,16 @@ where
         let colour = PALETTE[i % PALETTE.len()];
         let style = colour.stroke_width(2);
         let mut first = true;
+        // Sparse series (trends across runs) also get a marker per point, so
+        // a single run still shows.
+        let present = line.points.iter().filter(|p| p.1.is_some()).count();
+        if present <= 60 {
+            let points = line
+                .points
+                .iter()
+                .filter_map(|&(x, y)| y.filter(|y| y.is_finite()).map(|y| (x, y)));
+            ctx.draw_series(points.map(|p| Circle::new(p, 3, colour.filled())))?;
+        }
         for segment in segments(&line.points) {
             let anno = if line.dashed {
                 ctx.draw_series(DashedLineSeries::new(segment, 6, 4, style))?
