@@ -259,20 +259,15 @@ fn check_version(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-// MERGE(functions): replace this body with
-// `crate::deploy::deploy_functions(sh, &root.join("functions"), url, admin_key)`
-// once branch `functions` (which owns xtask/src/deploy.rs) is merged.
+/// `npm ci` (from the committed lockfile) and `npx convex deploy` of
+/// `functions/`, with the key in the CLI's environment only.
 fn deploy_benchmark_functions(
     sh: &Shell,
     root: &Path,
     url: &str,
     admin_key: &str,
 ) -> anyhow::Result<()> {
-    let _ = (sh, url, admin_key);
-    bail!(
-        "deploying {} is not wired yet; pass --skip-deploy if the functions are deployed",
-        root.join("functions").display()
-    )
+    crate::deploy::deploy_functions(sh, &root.join("functions"), url, admin_key)
 }
 
 /// Runs the load generator with inherited output; returns its exit code.

@@ -7,6 +7,7 @@ mod bench_report;
 mod bootstrap;
 mod charts;
 mod compare;
+mod deploy;
 mod e2e;
 mod pages;
 mod publish;

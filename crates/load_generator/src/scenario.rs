@@ -44,6 +44,11 @@ pub trait MetricSink: Send + Sync + 'static {
     fn count(&self, metric: MetricId, n: u64);
     /// A request the open-loop schedule could not queue: never sent.
     fn dropped(&self, metric: MetricId, n: u64);
+    /// Requests the open-loop schedule planned to start (sent or not), so
+    /// reports can compare planned with achieved load per interval.
+    fn scheduled(&self, metric: MetricId, n: u64) {
+        let _ = (metric, n);
+    }
 }
 
 /// One configured scenario, ready to run.

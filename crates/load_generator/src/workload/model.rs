@@ -16,6 +16,9 @@ pub struct Workload {
     pub num_vector_rows: u64,
     /// Extension: pass/fail criteria checked at the end of the run.
     pub thresholds: Vec<Threshold>,
+    /// Extension (`duration_secs`): how long to run when the command line
+    /// gives no `--duration`.
+    pub duration: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -96,8 +99,8 @@ impl FunctionType {
 pub enum Mode {
     /// Open loop: requests start on a schedule, independent of responses.
     Rate {
-        /// Requests per second (> 0). With `stages`, the rate before the
-        /// first stage starts.
+        /// Requests per second (> 0). With `stages`, the rate the first
+        /// stage ramps from (>= 0: load may ramp up from nothing).
         rate: f64,
         arrival: Arrival,
         /// Extension: the rate ramps linearly to each stage's target over
@@ -142,6 +145,9 @@ pub struct ScenarioOptions {
     /// Open loop only: requests allowed on the wire at once; the rest wait
     /// at the generator (still timed from their scheduled start).
     pub max_in_flight: Option<u32>,
+    /// Open loop only: requests allowed to wait at the generator beyond
+    /// `max_in_flight`; later ones are dropped and counted.
+    pub max_queued: Option<u32>,
 }
 
 /// A pass/fail criterion, e.g. `RunFunction/query p99_ms < 50`.

@@ -1,0 +1,537 @@
+//! Measures what the generator's own client costs, to decide (and keep
+//! checking) that our protocol session is lean enough:
+//!
+//! 1. a bare tokio-tungstenite text-frame echo (the floor);
+//! 2. our session and the official `convex` client against an "instant"
+//!    sync server that answers every request at once (so the difference to
+//!    the echo is client cost alone);
+//! 3. both against the in-process testbed (real function execution).
+//!
+//! `cargo run --release -p load_generator --example protocol_bench [secs]`
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use convex_sync_types::{
+    ClientMessage, QuerySetModification, ServerMessage, StateModification, StateVersion, Timestamp,
+};
+use futures_util::{SinkExt, StreamExt};
+use load_generator::protocol::wire::WireValue;
+use load_generator::protocol::{ConnectionPool, SessionConfig, sync_url};
+use serde_json::{Value as JsonValue, json};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+
+const WORKERS: usize = 64;
+
+struct Figures {
+    what: String,
+    per_sec: f64,
+    p50_us: f64,
+    mean_us: f64,
+}
+
+fn summarize(what: &str, latencies: &mut [Duration], elapsed: Duration) -> Figures {
+    latencies.sort();
+    let n = latencies.len().max(1);
+    let total: Duration = latencies.iter().sum();
+    Figures {
+        what: what.to_string(),
+        per_sec: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50_us: latencies.get(n / 2).map_or(0.0, |d| d.as_secs_f64() * 1e6),
+        mean_us: total.as_secs_f64() * 1e6 / n as f64,
+    }
+}
+
+/// Runs `workers` closed loops of `op` for `secs`; each loop's own
+/// latencies are merged.
+async fn closed_loop<F, Fut>(what: &str, workers: usize, secs: f64, op: F) -> Figures
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    eprintln!("measuring: {what}");
+    let op = Arc::new(op);
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..workers)
+        .map(|w| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut stalled = 0;
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    if tokio::time::timeout(Duration::from_secs(2), op(w))
+                        .await
+                        .is_err()
+                    {
+                        stalled += 1;
+                        continue;
+                    }
+                    lat.push(t.elapsed());
+                }
+                (lat, stalled)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    let mut stalled = 0;
+    for t in tasks {
+        let (lat, s) = t.await.unwrap();
+        all.extend(lat);
+        stalled += s;
+    }
+    let mut figures = summarize(what, &mut all, started.elapsed());
+    if stalled > 0 {
+        figures.what = format!("{what} ({stalled} requests got no answer within 2 s)");
+    }
+    figures
+}
+
+async fn echo_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tcp.set_nodelay(true).unwrap();
+            tokio::spawn(async move {
+                let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+                while let Some(Ok(m)) = ws.next().await {
+                    if m.is_text() && ws.send(m).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    format!("ws://{addr}")
+}
+
+/// A sync server that answers every query with `[]`, every mutation and
+/// action with `null`, immediately and in protocol order.
+async fn instant_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tcp.set_nodelay(true).unwrap();
+            tokio::spawn(serve_instant(tcp));
+        }
+    });
+    format!("http://{addr}")
+}
+
+async fn serve_instant(tcp: tokio::net::TcpStream) {
+    let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+        return;
+    };
+    let mut version = StateVersion::initial();
+    let mut ts = 1u64;
+    while let Some(Ok(m)) = ws.next().await {
+        let Message::Text(text) = m else { continue };
+        let received = Instant::now();
+        let json: JsonValue = serde_json::from_str(&text).unwrap();
+        let message = ClientMessage::try_from(json).unwrap();
+        let mut out: Vec<ServerMessage<WireValue>> = Vec::new();
+        let transition = |version: &mut StateVersion, end: StateVersion, mods| {
+            let t = ServerMessage::Transition {
+                start_version: *version,
+                end_version: end,
+                modifications: mods,
+                client_clock_skew: None,
+                server_ts: None,
+            };
+            *version = end;
+            t
+        };
+        match message {
+            ClientMessage::ModifyQuerySet {
+                new_version,
+                modifications,
+                ..
+            } => {
+                let mods = modifications
+                    .into_iter()
+                    .map(|m| match m {
+                        QuerySetModification::Add(q) => StateModification::QueryUpdated {
+                            query_id: q.query_id,
+                            value: WireValue(json!([])),
+                            log_lines: convex_sync_types::LogLinesMessage(vec![]),
+                            journal: None,
+                        },
+                        QuerySetModification::Remove { query_id } => {
+                            StateModification::QueryRemoved { query_id }
+                        }
+                    })
+                    .collect();
+                let end = StateVersion {
+                    query_set: new_version,
+                    ..version
+                };
+                out.push(transition(&mut version, end, mods));
+            }
+            ClientMessage::Authenticate { .. } => {
+                let end = StateVersion {
+                    identity: version.identity + 1,
+                    ..version
+                };
+                out.push(transition(&mut version, end, vec![]));
+            }
+            ClientMessage::Mutation { request_id, .. } => {
+                ts += 1;
+                let commit = Timestamp::try_from(ts).unwrap();
+                out.push(ServerMessage::MutationResponse {
+                    request_id,
+                    result: Ok(WireValue(JsonValue::Null)),
+                    ts: Some(commit),
+                    log_lines: convex_sync_types::LogLinesMessage(vec![]),
+                });
+                let end = StateVersion {
+                    ts: commit,
+                    ..version
+                };
+                out.push(transition(&mut version, end, vec![]));
+            }
+            ClientMessage::Action { request_id, .. } => {
+                out.push(ServerMessage::ActionResponse {
+                    request_id,
+                    result: Ok(WireValue(JsonValue::Null)),
+                    log_lines: convex_sync_types::LogLinesMessage(vec![]),
+                });
+            }
+            _ => {}
+        }
+        for m in out {
+            let text = JsonValue::from(m).to_string();
+            if ws.feed(Message::text(text)).await.is_err() {
+                return;
+            }
+        }
+        if ws.flush().await.is_err() {
+            return;
+        }
+        SERVER_NS.fetch_add(received.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        SERVER_FRAMES.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The instant server's own work (decode, answer, encode, write) per
+/// frame, so it can be told apart from client cost.
+static SERVER_NS: AtomicU64 = AtomicU64::new(0);
+static SERVER_FRAMES: AtomicU64 = AtomicU64::new(0);
+
+fn reset_server_time() {
+    SERVER_NS.store(0, Ordering::Relaxed);
+    SERVER_FRAMES.store(0, Ordering::Relaxed);
+}
+
+fn server_us_per_frame() -> f64 {
+    let frames = SERVER_FRAMES.load(Ordering::Relaxed).max(1);
+    SERVER_NS.load(Ordering::Relaxed) as f64 / frames as f64 / 1000.0
+}
+
+async fn bare_echo(secs: f64) -> Vec<Figures> {
+    let url = echo_server().await;
+    let frame = r#"{"type":"ModifyQuerySet","baseVersion":1,"newVersion":2,"modifications":[{"type":"Add","queryId":1,"udfPath":"query_index:queryMessages","args":[{"cacheBreaker":0.5}]}]}"#;
+    let mut figures = Vec::new();
+    for (label, conns) in [
+        ("bare echo, 1 connection, sequential", 1),
+        ("bare echo, 16 connections, sequential each", 16),
+    ] {
+        let mut sockets = Vec::new();
+        for _ in 0..conns {
+            let (ws, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true)
+                .await
+                .unwrap();
+            sockets.push(Arc::new(tokio::sync::Mutex::new(ws)));
+        }
+        let sockets = Arc::new(sockets);
+        figures.push(
+            closed_loop(label, conns, secs, move |w| {
+                let sockets = sockets.clone();
+                async move {
+                    let mut ws = sockets[w].lock().await;
+                    ws.send(Message::text(frame)).await.unwrap();
+                    ws.next().await.unwrap().unwrap();
+                }
+            })
+            .await,
+        );
+    }
+    figures
+}
+
+/// `target` = (deployment URL, admin key).
+async fn ours(
+    label: &str,
+    target: (&str, Option<String>),
+    path: &'static str,
+    kind: &'static str,
+    connections: usize,
+    workers: usize,
+    secs: f64,
+) -> Figures {
+    let (url, admin_key) = target;
+    let config = SessionConfig {
+        ws_url: sync_url(url).unwrap(),
+        admin_key,
+        setup_timeout: Duration::from_secs(5),
+    };
+    let pool = Arc::new(
+        ConnectionPool::open(config, connections, None)
+            .await
+            .unwrap(),
+    );
+    closed_loop(label, workers, secs, move |_| {
+        let pool = pool.clone();
+        async move {
+            let c = pool.next();
+            let result = match kind {
+                "query" => c
+                    .query(path, json!({"cacheBreaker": rand::random::<f64>()}))
+                    .await
+                    .map(|_| ()),
+                _ => c.mutation(path, json!({})).await.map(|_| ()),
+            };
+            result.unwrap();
+        }
+    })
+    .await
+}
+
+async fn official(
+    label: &str,
+    target: (&str, Option<String>),
+    path: &'static str,
+    kind: &'static str,
+    workers: usize,
+    secs: f64,
+) -> Figures {
+    let (url, admin_key) = target;
+    let mut client = convex::ConvexClient::new(url).await.unwrap();
+    if let Some(key) = admin_key {
+        client.set_admin_auth(key, None).await;
+    }
+    closed_loop(label, workers, secs, move |_| {
+        let mut client = client.clone();
+        async move {
+            let result = match kind {
+                "query" => {
+                    let mut args = BTreeMap::new();
+                    args.insert(
+                        "cacheBreaker".to_string(),
+                        convex::Value::Float64(rand::random::<f64>()),
+                    );
+                    client.query(path, args).await
+                }
+                _ => client.mutation(path, BTreeMap::new()).await,
+            };
+            result.unwrap();
+        }
+    })
+    .await
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let secs: f64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    let mut all = bare_echo(secs).await;
+
+    let instant = instant_server().await;
+    let q = "query_index:queryMessages";
+    let mut server_us = Vec::new();
+    reset_server_time();
+    all.push(
+        ours(
+            "ours vs instant server: query, 1 conn, sequential",
+            (&instant, None),
+            q,
+            "query",
+            1,
+            1,
+            secs,
+        )
+        .await,
+    );
+    server_us.push(server_us_per_frame());
+    reset_server_time();
+    all.push(
+        official(
+            "official vs instant server: query, sequential",
+            (&instant, None),
+            q,
+            "query",
+            1,
+            secs,
+        )
+        .await,
+    );
+    server_us.push(server_us_per_frame());
+    all.push(
+        ours(
+            &format!("ours vs instant server: query, 4 conns, {WORKERS} workers"),
+            (&instant, None),
+            q,
+            "query",
+            4,
+            WORKERS,
+            secs,
+        )
+        .await,
+    );
+    all.push(
+        ours(
+            &format!("ours vs instant server: query, 1 conn, {WORKERS} workers"),
+            (&instant, None),
+            q,
+            "query",
+            1,
+            WORKERS,
+            secs,
+        )
+        .await,
+    );
+    all.push(
+        official(
+            &format!("official vs instant server: query, {WORKERS} workers"),
+            (&instant, None),
+            q,
+            "query",
+            WORKERS,
+            secs,
+        )
+        .await,
+    );
+
+    let bed = testbed::start(testbed::TestbedConfig::default())
+        .await
+        .unwrap();
+    let key = Some(bed.admin_key().to_string());
+    let url = bed.url();
+    all.push(
+        ours(
+            "ours vs testbed: query, 1 conn, sequential",
+            (&url, key.clone()),
+            q,
+            "query",
+            1,
+            1,
+            secs,
+        )
+        .await,
+    );
+    all.push(
+        official(
+            "official vs testbed: query, sequential",
+            (&url, key.clone()),
+            q,
+            "query",
+            1,
+            secs,
+        )
+        .await,
+    );
+    all.push(
+        ours(
+            &format!("ours vs testbed: query, 4 conns, {WORKERS} workers"),
+            (&url, key.clone()),
+            q,
+            "query",
+            4,
+            WORKERS,
+            secs,
+        )
+        .await,
+    );
+    all.push(
+        official(
+            &format!("official vs testbed: query, {WORKERS} workers"),
+            (&url, key.clone()),
+            q,
+            "query",
+            WORKERS,
+            secs,
+        )
+        .await,
+    );
+    all.push(
+        ours(
+            &format!("ours vs testbed: mutation insert:insertMessage, 4 conns, {WORKERS} workers"),
+            (&url, key.clone()),
+            "insert:insertMessage",
+            "mutation",
+            4,
+            WORKERS,
+            secs,
+        )
+        .await,
+    );
+    all.push(
+        official(
+            &format!("official vs testbed: mutation insert:insertMessage, {WORKERS} workers"),
+            (&url, key),
+            "insert:insertMessage",
+            "mutation",
+            WORKERS,
+            secs,
+        )
+        .await,
+    );
+
+    println!("| measurement | requests/s | p50 us | mean us |");
+    println!("|---|---:|---:|---:|");
+    for f in &all {
+        println!(
+            "| {} | {:.0} | {:.1} | {:.1} |",
+            f.what, f.per_sec, f.p50_us, f.mean_us
+        );
+    }
+    let bare = &all[0];
+    let ours_seq = all
+        .iter()
+        .find(|f| {
+            f.what
+                .starts_with("ours vs instant server: query, 1 conn, sequential")
+        })
+        .unwrap();
+    let official_seq = all
+        .iter()
+        .find(|f| {
+            f.what
+                .starts_with("official vs instant server: query, sequential")
+        })
+        .unwrap();
+    println!();
+    println!(
+        "added latency per query on an idle connection (p50 over the bare echo): ours {:.1} us, official {:.1} us",
+        ours_seq.p50_us - bare.p50_us,
+        official_seq.p50_us - bare.p50_us
+    );
+    println!(
+        "of which the instant server's own work per frame (mean): {:.1} us (ours run), {:.1} us (official run)",
+        server_us[0], server_us[1]
+    );
+    println!(
+        "client-side added latency (p50 over echo minus server work): ours {:.1} us, official {:.1} us",
+        ours_seq.p50_us - bare.p50_us - server_us[0],
+        official_seq.p50_us - bare.p50_us - server_us[1]
+    );
+    let bare_tp = all[1].per_sec;
+    let ours_tp = all
+        .iter()
+        .filter(|f| f.what.starts_with("ours vs instant server"))
+        .map(|f| f.per_sec)
+        .fold(0.0, f64::max);
+    println!(
+        "throughput vs bare echo (instant server): ours {:.0}% of {:.0}/s",
+        100.0 * ours_tp / bare_tp,
+        bare_tp
+    );
+    bed.shutdown().await;
+}
