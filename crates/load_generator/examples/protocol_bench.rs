@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use convex_sync_types::{
@@ -133,6 +133,42 @@ async fn serve_instant(tcp: tokio::net::TcpStream) {
     while let Some(Ok(m)) = ws.next().await {
         let Message::Text(text) = m else { continue };
         let received = Instant::now();
+        // Query set changes (the hot path) are answered without building
+        // a JSON tree, so the server costs little next to the client.
+        if let Ok(light) = serde_json::from_str::<LightModify>(&text)
+            && light.kind == "ModifyQuerySet"
+        {
+            let end = StateVersion {
+                query_set: light.new_version,
+                ..version
+            };
+            let modifications: Vec<String> = light
+                .modifications
+                .iter()
+                .map(|m| {
+                    if m.kind == "Add" {
+                        format!(
+                            r#"{{"type":"QueryUpdated","queryId":{},"value":[],"logLines":[],"journal":null}}"#,
+                            m.query_id
+                        )
+                    } else {
+                        format!(r#"{{"type":"QueryRemoved","queryId":{}}}"#, m.query_id)
+                    }
+                })
+                .collect();
+            let text = format!(
+                r#"{{"type":"Transition","startVersion":{},"endVersion":{},"modifications":[{}],"clientClockSkew":null,"serverTs":null}}"#,
+                JsonValue::from(version),
+                JsonValue::from(end),
+                modifications.join(",")
+            );
+            version = end;
+            if ws.send(Message::text(text)).await.is_err() {
+                return;
+            }
+            record_server_time(received);
+            continue;
+        }
         let json: JsonValue = serde_json::from_str(&text).unwrap();
         let message = ClientMessage::try_from(json).unwrap();
         let mut out: Vec<ServerMessage<WireValue>> = Vec::new();
@@ -213,24 +249,45 @@ async fn serve_instant(tcp: tokio::net::TcpStream) {
         if ws.flush().await.is_err() {
             return;
         }
-        SERVER_NS.fetch_add(received.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        SERVER_FRAMES.fetch_add(1, Ordering::Relaxed);
+        record_server_time(received);
     }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LightModify {
+    #[serde(rename = "type")]
+    kind: String,
+    new_version: u32,
+    modifications: Vec<LightModification>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LightModification {
+    #[serde(rename = "type")]
+    kind: String,
+    query_id: u32,
 }
 
 /// The instant server's own work (decode, answer, encode, write) per
 /// frame, so it can be told apart from client cost.
-static SERVER_NS: AtomicU64 = AtomicU64::new(0);
-static SERVER_FRAMES: AtomicU64 = AtomicU64::new(0);
+static SERVER_NS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
 
-fn reset_server_time() {
-    SERVER_NS.store(0, Ordering::Relaxed);
-    SERVER_FRAMES.store(0, Ordering::Relaxed);
+fn record_server_time(received: Instant) {
+    let ns = received.elapsed().as_nanos() as u64;
+    SERVER_NS.lock().unwrap().push(ns);
 }
 
+fn reset_server_time() {
+    SERVER_NS.lock().unwrap().clear();
+}
+
+/// Median server work per frame, in microseconds.
 fn server_us_per_frame() -> f64 {
-    let frames = SERVER_FRAMES.load(Ordering::Relaxed).max(1);
-    SERVER_NS.load(Ordering::Relaxed) as f64 / frames as f64 / 1000.0
+    let mut all = SERVER_NS.lock().unwrap().clone();
+    all.sort_unstable();
+    all.get(all.len() / 2).map_or(0.0, |ns| *ns as f64 / 1000.0)
 }
 
 async fn bare_echo(secs: f64) -> Vec<Figures> {
@@ -239,7 +296,7 @@ async fn bare_echo(secs: f64) -> Vec<Figures> {
     let mut figures = Vec::new();
     for (label, conns) in [
         ("bare echo, 1 connection, sequential", 1),
-        ("bare echo, 16 connections, sequential each", 16),
+        ("bare echo, 64 connections, sequential each", WORKERS),
     ] {
         let mut sockets = Vec::new();
         for _ in 0..conns {
@@ -514,7 +571,7 @@ async fn main() {
         official_seq.p50_us - bare.p50_us
     );
     println!(
-        "of which the instant server's own work per frame (mean): {:.1} us (ours run), {:.1} us (official run)",
+        "of which the instant server's own work per frame (p50): {:.1} us (ours run), {:.1} us (official run)",
         server_us[0], server_us[1]
     );
     println!(
@@ -522,7 +579,8 @@ async fn main() {
         ours_seq.p50_us - bare.p50_us - server_us[0],
         official_seq.p50_us - bare.p50_us - server_us[1]
     );
-    let bare_tp = all[1].per_sec;
+    // The better of the two echo set-ups: the conservative floor.
+    let bare_tp = all[0].per_sec.max(all[1].per_sec);
     let ours_tp = all
         .iter()
         .filter(|f| f.what.starts_with("ours vs instant server"))

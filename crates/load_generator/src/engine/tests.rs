@@ -238,3 +238,46 @@ async fn stop_ends_an_open_loop_early() {
     assert!(began.elapsed() < Duration::from_secs(2));
     assert!((25..=40).contains(&report.scheduled), "{report:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_ramp_sends_the_integrated_number_of_requests() {
+    let start = Instant::now() + Duration::from_millis(20);
+    let (recorder, scenario) = scripted(start, None, Duration::ZERO);
+    recorder.start_measurement(start, Utc::now());
+    let window = Window {
+        start,
+        end: start + Duration::from_secs(2),
+        drain: Duration::from_secs(1),
+    };
+    // 0 -> 200 req/s over 2 s: 200 requests, most of them late in the ramp.
+    let mode = Mode::Rate {
+        rate: 0.0,
+        arrival: Arrival::Poisson,
+        stages: vec![crate::workload::model::Stage {
+            duration: Duration::from_secs(2),
+            target_rate: 200.0,
+        }],
+    };
+    let ticker = recorder.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep_until((start + Duration::from_secs(1)).into()).await;
+        ticker.close_interval(Duration::from_secs(1));
+    });
+    let report = drive(
+        scenario,
+        &mode,
+        &ScenarioOptions::default(),
+        recorder.clone(),
+        window,
+        StopSignal::new(),
+        3,
+    )
+    .await;
+    assert!((160..=240).contains(&report.scheduled), "{report:?}");
+    recorder.close_interval(Duration::from_secs(1));
+    let intervals = &recorder.histograms_file(Duration::from_secs(2)).metrics[0].intervals;
+    let first = intervals[0].scheduled.unwrap();
+    let second = intervals[1].scheduled.unwrap();
+    // A quarter of the area lies in the first second, three quarters in the second.
+    assert!(second > 2 * first, "{first} then {second}");
+}

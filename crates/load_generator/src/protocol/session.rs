@@ -524,7 +524,7 @@ impl Writer {
                 Some(Frame::Message(message)) => {
                     self.feed_modifications(&mut modifications).await?;
                     self.sink
-                        .feed(Message::text(wire::encode(message)?))
+                        .feed(Message::text(wire::encode(*message)?))
                         .await?;
                 }
                 None => {}
@@ -626,21 +626,21 @@ impl Writer {
             }
             Command::Mutation { path, args, reply } => {
                 let request_id = self.register(reply)?;
-                Some(Frame::Message(ClientMessage::Mutation {
+                Some(Frame::Message(Box::new(ClientMessage::Mutation {
                     request_id,
                     udf_path: path,
                     args,
                     component_path: None,
-                }))
+                })))
             }
             Command::Action { path, args, reply } => {
                 let request_id = self.register(reply)?;
-                Some(Frame::Message(ClientMessage::Action {
+                Some(Frame::Message(Box::new(ClientMessage::Action {
                     request_id,
                     udf_path: path,
                     args,
                     component_path: None,
-                }))
+                })))
             }
         }
     }
@@ -667,7 +667,8 @@ impl Writer {
 /// What one command puts on the wire.
 enum Frame {
     Modify(QuerySetModification),
-    Message(ClientMessage),
+    /// Boxed: a ClientMessage is several times larger than a modification.
+    Message(Box<ClientMessage>),
 }
 
 fn reject_query(entry: QueryEntry, reason: &str) {
