@@ -226,7 +226,7 @@ fn remote_target(
     ))
 }
 
-fn fresh_admin_key() -> String {
+pub fn fresh_admin_key() -> String {
     let bytes: [u8; 24] = rand::rng().random();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("bench-testbed|{hex}")

@@ -10,6 +10,7 @@ mod compare;
 mod deploy;
 mod e2e;
 mod pages;
+mod perf;
 mod publish;
 mod report;
 mod run_reader;
@@ -46,6 +47,9 @@ enum Command {
     Publish(publish::PublishArgs),
     /// The pipeline end to end on the testbed, with headless Chromium.
     E2e,
+    /// The generator's own cost: echo floor, closed-loop throughput, CPU per
+    /// request, idle added latency, open-loop start lag.
+    Perf(perf::PerfArgs),
     /// Time report rendering and comparison on a synthetic 1-hour, 10-metric run.
     BenchReport(bench_report::BenchReportArgs),
 }
@@ -61,6 +65,7 @@ fn main() -> anyhow::Result<()> {
         Command::Compare(args) => compare::run(&args, &results_dir()),
         Command::Publish(args) => publish::run(&args),
         Command::E2e => e2e::run(&sh),
+        Command::Perf(args) => perf::run(&sh, &args),
         Command::BenchReport(args) => bench_report::run(&args),
     }
 }
