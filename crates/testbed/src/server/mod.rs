@@ -5,6 +5,7 @@
 pub mod control;
 pub mod http;
 pub mod sync;
+mod wire;
 
 use std::sync::Arc;
 

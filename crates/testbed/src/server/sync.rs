@@ -193,7 +193,7 @@ async fn write_loop(
                 if let Ok(ts) = Timestamp::try_from(now_nanos()) {
                     message.inject_server_ts(ts);
                 }
-                Message::Text(Value::from(message).to_string().into())
+                Message::Text(super::wire::encode(message).into())
             }
             Outgoing::Close(reason) => {
                 let reason = truncate_reason(&reason);
