@@ -49,6 +49,12 @@ pub trait MetricSink: Send + Sync + 'static {
     fn scheduled(&self, metric: MetricId, n: u64) {
         let _ = (metric, n);
     }
+    /// Registers a metric of work done before load starts (connection
+    /// setup): its records are kept whether or not measurement has begun,
+    /// in the whole-run histograms only.
+    fn register_setup(&self, key: MetricKey) -> MetricId {
+        self.register(key, None)
+    }
 }
 
 /// One configured scenario, ready to run.

@@ -7,7 +7,10 @@
 //!
 //! Warm-up: until [`Recorder::start_measurement`] nothing is kept, and a
 //! request *scheduled* before that instant is never counted, even if it
-//! finishes later.
+//! finishes later. The exception is setup metrics (connection setup, see
+//! [`MetricSink::register_setup`]): the connections are opened before load
+//! starts, so their records are kept whenever they happen, in the whole-run
+//! histograms only.
 
 pub mod hlog;
 
@@ -93,6 +96,10 @@ pub struct IntervalStats {
 struct MetricState {
     key: MetricKey,
     target_rate: Option<f64>,
+    /// Kept across warm-up (see the module docs).
+    setup: bool,
+    /// Requests the open-loop schedule planned since measurement began.
+    scheduled_total: u64,
     totals: Counts,
     whole: KindHistograms,
     current: KindHistograms,
@@ -108,6 +115,8 @@ impl MetricState {
         MetricState {
             key,
             target_rate,
+            setup: false,
+            scheduled_total: 0,
             totals: Counts::default(),
             whole: KindHistograms::new(),
             current: KindHistograms::new(),
@@ -120,8 +129,40 @@ impl MetricState {
     }
 
     fn clear(&mut self) {
+        if self.setup {
+            return;
+        }
         let key = self.key.clone();
         *self = MetricState::new(key, self.target_rate);
+    }
+
+    /// The rate the schedule asked for: with a ramp (`stages`) the declared
+    /// starting rate says little, so the planned starts over the measured
+    /// time are used once there are any.
+    fn effective_target_rate(&self, secs: f64) -> Option<f64> {
+        let declared = self.target_rate?;
+        if self.scheduled_total > 0 && secs > 0.0 {
+            Some(self.scheduled_total as f64 / secs)
+        } else {
+            Some(declared)
+        }
+    }
+
+    /// A setup record from before measurement began: whole-run only, as
+    /// no interval is open yet.
+    fn record_setup(&mut self, timing: &RequestTiming, outcome: RequestOutcome) {
+        self.totals.requests += 1;
+        match outcome {
+            RequestOutcome::Success => self.whole.record(timing),
+            RequestOutcome::Error { category, message } => {
+                self.totals.errors += 1;
+                self.sample_error(&category, &message);
+            }
+            RequestOutcome::Timeout => {
+                self.totals.timeouts += 1;
+                self.sample_error("timeout", "connection setup timed out");
+            }
+        }
     }
 
     fn sample_error(&mut self, category: &str, message: &str) {
@@ -329,7 +370,7 @@ impl Recorder {
                 }
                 Metric {
                     key: m.key.clone(),
-                    target_rate: m.target_rate,
+                    target_rate: m.effective_target_rate(secs),
                     achieved_rate: if secs > 0.0 {
                         m.totals.requests as f64 / secs
                     } else {
@@ -423,13 +464,16 @@ impl MetricSink for Recorder {
     }
 
     fn record(&self, metric: MetricId, timing: RequestTiming, outcome: RequestOutcome) {
-        let Some(measurement) = self.measuring() else {
-            return;
-        };
-        if timing.scheduled < measurement.start {
-            return;
-        }
+        let measured = self
+            .measuring()
+            .is_some_and(|measurement| timing.scheduled >= measurement.start);
         self.with_metric(metric, |m| {
+            if !measured {
+                if m.setup {
+                    m.record_setup(&timing, outcome);
+                }
+                return;
+            }
             m.totals.requests += 1;
             m.current_counts.requests += 1;
             match outcome {
@@ -479,7 +523,16 @@ impl MetricSink for Recorder {
         if !self.measuring_now() {
             return;
         }
-        self.with_metric(metric, |m| m.current_scheduled += n);
+        self.with_metric(metric, |m| {
+            m.current_scheduled += n;
+            m.scheduled_total += n;
+        });
+    }
+
+    fn register_setup(&self, key: MetricKey) -> MetricId {
+        let id = self.register(key, None);
+        self.with_metric(id, |m| m.setup = true);
+        id
     }
 }
 

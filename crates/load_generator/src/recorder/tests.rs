@@ -166,3 +166,40 @@ fn error_samples_are_bounded_and_counted() {
     assert_eq!(m.totals.timeouts, 1);
     assert!(m.latencies.is_empty(), "failures are counted, not timed");
 }
+
+#[test]
+fn setup_metrics_keep_records_from_before_measurement() {
+    let recorder = Recorder::new();
+    let setup = recorder.register_setup(key("connection_setup"));
+    let query = recorder.register(key("query"), None);
+    let before = Instant::now();
+    recorder.record(setup, timing(before, 0, 0, 3), RequestOutcome::Success);
+    recorder.record(query, timing(before, 0, 0, 3), RequestOutcome::Success);
+    recorder.start_measurement(Instant::now(), Utc::now());
+    let file = recorder.histograms_file(Duration::from_secs(1));
+    let by_name = |name: &str| {
+        file.metrics
+            .iter()
+            .find(|m| m.key.name == name)
+            .unwrap()
+            .clone()
+    };
+    let setup_metric = by_name("connection_setup");
+    assert_eq!(setup_metric.totals.requests, 1);
+    let response = &setup_metric.latencies[&LatencyKind::ResponseTime];
+    assert_eq!(response.summary.count, 1);
+    assert!(setup_metric.intervals.is_empty());
+    // An ordinary metric still drops what happened before measurement.
+    assert_eq!(by_name("query").totals.requests, 0);
+}
+
+#[test]
+fn a_ramp_reports_the_rate_its_schedule_asked_for() {
+    let recorder = Recorder::new();
+    // A ramp declared as starting from 0 requests/s.
+    let id = recorder.register(key("query"), Some(0.0));
+    recorder.start_measurement(Instant::now(), Utc::now());
+    recorder.scheduled(id, 20);
+    let file = recorder.histograms_file(Duration::from_secs(10));
+    assert_eq!(file.metrics[0].target_rate, Some(2.0));
+}

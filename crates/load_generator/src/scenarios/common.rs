@@ -111,7 +111,9 @@ impl Base {
     pub async fn open_pool(&self) -> anyhow::Result<ConnectionPool> {
         let observer = ConnectionObserver {
             sink: self.sink.clone(),
-            setup: self.counter(CONNECTION_SETUP_METRIC),
+            setup: self
+                .sink
+                .register_setup(self.key(CONNECTION_SETUP_METRIC, None)),
             reconnects: self.counter(RECONNECT_METRIC),
         };
         let count = self.options.connections.unwrap_or(1) as usize;
