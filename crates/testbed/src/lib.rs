@@ -34,7 +34,7 @@ pub use stats::Stats;
 
 use runtime::Runtime;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TestbedConfig {
     /// API port on 127.0.0.1; 0 picks a free port.
     pub port: u16,
@@ -46,6 +46,35 @@ pub struct TestbedConfig {
     /// Bearer token the provisioning stand-in (cloud backups) accepts;
     /// None refuses every provisioning call with 401.
     pub access_token: Option<String>,
+}
+
+/// Secrets are shown as `<redacted>`, so logging a config is safe.
+impl std::fmt::Debug for TestbedConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
+        f.debug_struct("TestbedConfig")
+            .field("port", &self.port)
+            .field("site_port", &self.site_port)
+            .field("admin_key", &redact(&self.admin_key))
+            .field("instance_name", &self.instance_name)
+            .field("access_token", &redact(&self.access_token))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod config_tests {
+    #[test]
+    fn debug_output_hides_secrets() {
+        let config = super::TestbedConfig {
+            admin_key: Some("testbed|secret-admin-key".into()),
+            access_token: Some("secret-token".into()),
+            ..Default::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
 }
 
 impl Default for TestbedConfig {
