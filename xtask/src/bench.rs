@@ -147,7 +147,7 @@ pub fn stats_table(view: &crate::analysis::RunView) -> String {
         ]
         .map(String::from),
     ];
-    for m in &view.metrics {
+    for m in view.metrics.iter().filter(|m| crate::report::is_active(m)) {
         let r = crate::report::summary_row(m);
         rows.push([
             r.metric,
