@@ -237,7 +237,23 @@ fn build_binaries(sh: &Shell, packages: &[&str]) -> anyhow::Result<()> {
         .iter()
         .flat_map(|p| ["-p".to_string(), p.to_string()])
         .collect();
-    cmd!(sh, "cargo build --release {args...}").run()?;
+    let mut build = cmd!(sh, "cargo build --release {args...}");
+    // `cargo xtask` runs us with xtask's package variables set. Build
+    // scripts (ring's) watch some of them, so passing them on would make
+    // every bench rebuild half the dependency tree.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                &*name,
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            build = build.env_remove(&*name);
+        }
+    }
+    build.run()?;
     Ok(())
 }
 
