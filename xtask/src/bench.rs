@@ -310,7 +310,14 @@ fn run_generator(
     // environment, never in argv.
     let shown: Vec<String> = std::iter::once(command.get_program())
         .chain(command.get_args())
-        .map(|a| a.to_string_lossy().into_owned())
+        .map(|a| {
+            let a = a.to_string_lossy();
+            if a.contains(char::is_whitespace) {
+                format!("{a:?}")
+            } else {
+                a.into_owned()
+            }
+        })
         .collect();
     eprintln!("$ {ADMIN_KEY_ENV}=<redacted> {}", shown.join(" "));
     command.env(ADMIN_KEY_ENV, admin_key);
