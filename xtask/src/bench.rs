@@ -72,7 +72,9 @@ pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| "workload".into());
     let results = root.join(&args.results);
     std::fs::create_dir_all(&results).with_context(|| format!("creating {}", results.display()))?;
-    let run_dir = results.join(run_folder_name(&workload_name, chrono::Utc::now()));
+    // Named when the generator starts, not when the build did.
+    let new_run_dir = || results.join(run_folder_name(&workload_name, chrono::Utc::now()));
+    let run_dir;
 
     let (url, admin_key) = remote_target(&root, args)?;
     let generator_code = match url {
@@ -81,6 +83,7 @@ pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
             let admin_key = fresh_admin_key();
             let testbed = Testbed::start(&root.join("target/release/testbed"), &admin_key)?;
             println!("testbed ready at {}", testbed.url);
+            run_dir = new_run_dir();
             let code = run_generator(&root, &workload, &testbed.url, &admin_key, &run_dir, args)?;
             drop(testbed);
             code
@@ -94,6 +97,7 @@ pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
                 deploy_benchmark_functions(sh, &root, &url, &admin_key)?;
             }
             build_binaries(sh, &["load_generator"])?;
+            run_dir = new_run_dir();
             run_generator(&root, &workload, &url, &admin_key, &run_dir, args)?
         }
     };
