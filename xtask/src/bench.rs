@@ -72,7 +72,9 @@ pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| "workload".into());
     let results = root.join(&args.results);
     std::fs::create_dir_all(&results).with_context(|| format!("creating {}", results.display()))?;
-    let run_dir = results.join(run_folder_name(&workload_name, chrono::Utc::now()));
+    // Named when the generator starts, not when the build did.
+    let new_run_dir = || results.join(run_folder_name(&workload_name, chrono::Utc::now()));
+    let run_dir;
 
     let (url, admin_key) = remote_target(&root, args)?;
     let generator_code = match url {
@@ -81,6 +83,7 @@ pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
             let admin_key = fresh_admin_key();
             let testbed = Testbed::start(&root.join("target/release/testbed"), &admin_key)?;
             println!("testbed ready at {}", testbed.url);
+            run_dir = new_run_dir();
             let code = run_generator(&root, &workload, &testbed.url, &admin_key, &run_dir, args)?;
             drop(testbed);
             code
@@ -94,6 +97,7 @@ pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
                 deploy_benchmark_functions(sh, &root, &url, &admin_key)?;
             }
             build_binaries(sh, &["load_generator"])?;
+            run_dir = new_run_dir();
             run_generator(&root, &workload, &url, &admin_key, &run_dir, args)?
         }
     };
@@ -147,7 +151,7 @@ pub fn stats_table(view: &crate::analysis::RunView) -> String {
         ]
         .map(String::from),
     ];
-    for m in &view.metrics {
+    for m in view.metrics.iter().filter(|m| crate::report::is_active(m)) {
         let r = crate::report::summary_row(m);
         rows.push([
             r.metric,
@@ -237,7 +241,23 @@ fn build_binaries(sh: &Shell, packages: &[&str]) -> anyhow::Result<()> {
         .iter()
         .flat_map(|p| ["-p".to_string(), p.to_string()])
         .collect();
-    cmd!(sh, "cargo build --release {args...}").run()?;
+    let mut build = cmd!(sh, "cargo build --release {args...}");
+    // `cargo xtask` runs us with xtask's package variables set. Build
+    // scripts (ring's) watch some of them, so passing them on would make
+    // every bench rebuild half the dependency tree.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                &*name,
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            build = build.env_remove(&*name);
+        }
+    }
+    build.run()?;
     Ok(())
 }
 
@@ -294,7 +314,14 @@ fn run_generator(
     // environment, never in argv.
     let shown: Vec<String> = std::iter::once(command.get_program())
         .chain(command.get_args())
-        .map(|a| a.to_string_lossy().into_owned())
+        .map(|a| {
+            let a = a.to_string_lossy();
+            if a.contains(char::is_whitespace) {
+                format!("{a:?}")
+            } else {
+                a.into_owned()
+            }
+        })
         .collect();
     eprintln!("$ {ADMIN_KEY_ENV}=<redacted> {}", shown.join(" "));
     command.env(ADMIN_KEY_ENV, admin_key);

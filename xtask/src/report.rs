@@ -76,9 +76,12 @@ struct MetricSection {
 
 pub fn render(view: &RunView) -> anyhow::Result<String> {
     let run = &view.archive.run;
-    let sections = view
-        .metrics
+    // Metrics that saw no request at all (e.g. reconnects that never
+    // happened) would only add empty charts.
+    let active: Vec<&MetricView> = view.metrics.iter().filter(|m| is_active(m)).collect();
+    let sections = active
         .iter()
+        .copied()
         .enumerate()
         .map(|(i, m)| metric_section(i, m))
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -98,11 +101,16 @@ pub fn render(view: &RunView) -> anyhow::Result<String> {
                 format!("{} errors and timeouts, {} allowed (one per second of run time): {}",
                     b.errors, b.allowed, if b.passed { "kept" } else { "exceeded" })
             }),
-            summary => view.metrics.iter().map(summary_row).collect::<Vec<_>>(),
+            summary => active.iter().copied().map(summary_row).collect::<Vec<_>>(),
+            idle => view.metrics.iter().filter(|m| !is_active(m)).map(|m| m.label.clone()).collect::<Vec<_>>(),
             sections => sections,
             workload_json => serde_json::to_string_pretty(&run.workload.content)?,
         },
     )
+}
+
+pub fn is_active(m: &MetricView) -> bool {
+    m.metric.totals.requests > 0 || m.metric.totals.dropped > 0
 }
 
 pub fn verdict_text(run: &RunInfo) -> String {
