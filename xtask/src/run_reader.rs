@@ -9,7 +9,6 @@ use std::path::Path;
 use anyhow::{Context as _, anyhow, bail};
 use results_format::{
     ArchiveError, HISTOGRAMS_FILE, HistogramsFile, LatencyKind, RUN_FILE, RunArchive,
-    SCHEMA_VERSION,
 };
 
 use crate::sparse::SparseHistogram;
@@ -46,50 +45,7 @@ pub fn read_run_decoded(dir: &Path) -> anyhow::Result<(RunArchive, Vec<DecodedIn
 }
 
 fn read_histograms(path: &Path) -> anyhow::Result<HistogramsFile> {
-    let bytes = std::fs::read(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            ArchiveError::Missing {
-                path: path.to_path_buf(),
-            }
-        } else {
-            ArchiveError::Io {
-                path: path.to_path_buf(),
-                source,
-            }
-        }
-    })?;
-    let json_error = |e: serde_json::Error| ArchiveError::Json {
-        path: path.to_path_buf(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    };
-    #[derive(serde::Deserialize)]
-    struct Version {
-        schema_version: Option<u64>,
-    }
-    let version_error = |found: Option<u64>| ArchiveError::SchemaVersion {
-        path: path.to_path_buf(),
-        found: found.unwrap_or(0),
-        expected: SCHEMA_VERSION,
-    };
-    // One typed parse on the happy path; on failure the version is checked
-    // first, so a future file gets the version error, not a shape error.
-    let file: HistogramsFile = match serde_json::from_slice(&bytes) {
-        Ok(file) => file,
-        Err(e) => {
-            let found = serde_json::from_slice::<Version>(&bytes)
-                .ok()
-                .and_then(|v| v.schema_version);
-            if found.is_some() && found != Some(u64::from(SCHEMA_VERSION)) {
-                return Err(version_error(found).into());
-            }
-            return Err(json_error(e).into());
-        }
-    };
-    if file.schema_version != SCHEMA_VERSION {
-        return Err(version_error(Some(u64::from(file.schema_version))).into());
-    }
+    let file = results_format::read_histograms_unvalidated(path)?;
     for metric in &file.metrics {
         let context = || format!("{}: metric {}", path.display(), metric.key);
         for record in metric.latencies.values() {

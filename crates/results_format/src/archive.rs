@@ -88,7 +88,7 @@ pub fn read_run_info(path: &Path) -> Result<RunInfo, ArchiveError> {
 /// Reads `histograms.json` and checks that every histogram in it decodes,
 /// so a corrupt file is refused up front with the metric it concerns.
 pub fn read_histograms(path: &Path) -> Result<HistogramsFile, ArchiveError> {
-    let file: HistogramsFile = read_versioned_json(path)?;
+    let file = read_histograms_unvalidated(path)?;
     for metric in &file.metrics {
         let encoded = metric
             .latencies
@@ -109,6 +109,13 @@ pub fn read_histograms(path: &Path) -> Result<HistogramsFile, ArchiveError> {
         }
     }
     Ok(file)
+}
+
+/// Reads `histograms.json` with the same version and JSON checks as
+/// [`read_histograms`], leaving the histograms undecoded: for readers that
+/// validate them their own (faster) way.
+pub fn read_histograms_unvalidated(path: &Path) -> Result<HistogramsFile, ArchiveError> {
+    read_versioned_json(path)
 }
 
 /// Decodes one encoded histogram, for callers that already validated the file.
@@ -135,19 +142,30 @@ fn read_versioned_json<T: DeserializeOwned>(path: &Path) -> Result<T, ArchiveErr
         column: e.column(),
         message: e.to_string(),
     };
-    // Check the version before the shape, so a future file gets the
-    // version error rather than a confusing missing-field error.
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(json_error)?;
-    let found = value.get("schema_version").and_then(|v| v.as_u64());
-    if found != Some(u64::from(SCHEMA_VERSION)) {
-        return Err(ArchiveError::SchemaVersion {
-            path: path.to_path_buf(),
-            found: found.unwrap_or(0),
-            expected: SCHEMA_VERSION,
-        });
+    #[derive(serde::Deserialize)]
+    struct Version {
+        schema_version: Option<u64>,
     }
-    // Parse from the bytes again to keep line and column in shape errors.
-    serde_json::from_slice(&bytes).map_err(json_error)
+    let version_error = |found: Option<u64>| ArchiveError::SchemaVersion {
+        path: path.to_path_buf(),
+        found: found.unwrap_or(0),
+        expected: SCHEMA_VERSION,
+    };
+    // One typed parse on the happy path (a one-hour histograms.json is tens
+    // of MB). On failure the version is checked first, so a future file
+    // gets the version error rather than a confusing shape error.
+    let parsed: Result<T, _> = serde_json::from_slice(&bytes);
+    let found = serde_json::from_slice::<Version>(&bytes)
+        .ok()
+        .and_then(|v| v.schema_version);
+    match parsed {
+        Ok(_) if found != Some(u64::from(SCHEMA_VERSION)) => Err(version_error(found)),
+        Ok(value) => Ok(value),
+        Err(_) if found.is_some() && found != Some(u64::from(SCHEMA_VERSION)) => {
+            Err(version_error(found))
+        }
+        Err(e) => Err(json_error(e)),
+    }
 }
 
 /// Writes `bytes` to `path` atomically: a reader sees the old file or the
@@ -173,4 +191,42 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), Arc
     let mut bytes = serde_json::to_vec_pretty(value).expect("results types always serialise");
     bytes.push(b'\n');
     write_atomic(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch_file(name: &str, text: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("results_format-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(HISTOGRAMS_FILE);
+        write_atomic(&path, text.as_bytes()).unwrap();
+        path
+    }
+
+    #[test]
+    fn another_schema_version_is_refused_by_name() {
+        let path = scratch_file("version", r#"{"schema_version": 99, "metrics": 3}"#);
+        let err = read_histograms(&path).unwrap_err();
+        assert!(
+            matches!(err, ArchiveError::SchemaVersion { found: 99, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("histograms.json"), "{err}");
+    }
+
+    #[test]
+    fn broken_json_names_line_and_column() {
+        let path = scratch_file("broken", "{\n  \"schema_version\": 1,\n  \"metrics\": [\n");
+        let err = read_histograms(&path).unwrap_err();
+        assert!(matches!(err, ArchiveError::Json { line: 4, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_is_reported_as_missing() {
+        let err = read_run(Path::new("/nonexistent/run")).unwrap_err();
+        assert!(matches!(err, ArchiveError::Missing { .. }), "{err}");
+    }
 }

@@ -19,7 +19,8 @@ mod types;
 
 pub use archive::{
     ArchiveError, HISTOGRAMS_FILE, HLOG_FILE, RUN_FILE, RunArchive, decode_validated,
-    read_histograms, read_run, read_run_info, write_atomic, write_json_atomic,
+    read_histograms, read_histograms_unvalidated, read_run, read_run_info, write_atomic,
+    write_json_atomic,
 };
 pub use histogram_codec::{
     CodecError, HIGHEST_TRACKABLE_US, LOWEST_DISCERNIBLE_US, LatencyHistogram, SIGNIFICANT_DIGITS,
