@@ -62,21 +62,6 @@ impl std::fmt::Debug for TestbedConfig {
     }
 }
 
-#[cfg(test)]
-mod config_tests {
-    #[test]
-    fn debug_output_hides_secrets() {
-        let config = super::TestbedConfig {
-            admin_key: Some("testbed|secret-admin-key".into()),
-            access_token: Some("secret-token".into()),
-            ..Default::default()
-        };
-        let shown = format!("{config:?}");
-        assert!(!shown.contains("secret"), "{shown}");
-        assert!(shown.contains("<redacted>"), "{shown}");
-    }
-}
-
 impl Default for TestbedConfig {
     fn default() -> Self {
         TestbedConfig {
@@ -203,4 +188,19 @@ pub async fn start(config: TestbedConfig) -> anyhow::Result<TestbedHandle> {
         shutdown,
         servers,
     })
+}
+
+#[cfg(test)]
+mod config_tests {
+    #[test]
+    fn debug_output_hides_secrets() {
+        let config = super::TestbedConfig {
+            admin_key: Some("testbed|secret-admin-key".into()),
+            access_token: Some("secret-token".into()),
+            ..Default::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
 }
