@@ -342,28 +342,32 @@ mod tests {
         assert_eq!(store.read().table("messages").unwrap().docs.len(), 1000);
     }
 
+    /// A transaction that reads channel `a` of `messages` and inserts into
+    /// it, left uncommitted.
+    fn read_channel_a_then_insert(store: &Store) -> transaction::TransactionParts {
+        let state = store.read();
+        let mut tx = Transaction::new(&state, true);
+        let channel = Value::String("a".into());
+        tx.index_range(
+            "messages",
+            "by_channel_rand",
+            &[&channel],
+            transaction::RangeBound::Unbounded,
+            transaction::RangeBound::Unbounded,
+            transaction::Order::Asc,
+            10,
+        )
+        .unwrap();
+        let mut fields = Map::new();
+        fields.insert("channel".into(), Value::String("a".into()));
+        tx.insert("messages", fields).unwrap();
+        tx.into_parts()
+    }
+
     #[test]
     fn inserts_into_unread_ranges_do_not_conflict() {
         let store = Store::new();
-        let reader = {
-            let state = store.read();
-            let mut tx = Transaction::new(&state, true);
-            let channel = Value::String("a".into());
-            tx.index_range(
-                "messages",
-                "by_channel_rand",
-                &[&channel],
-                transaction::RangeBound::Unbounded,
-                transaction::RangeBound::Unbounded,
-                transaction::Order::Asc,
-                10,
-            )
-            .unwrap();
-            let mut fields = Map::new();
-            fields.insert("channel".into(), Value::String("a".into()));
-            tx.insert("messages", fields).unwrap();
-            tx.into_parts()
-        };
+        let reader = read_channel_a_then_insert(&store);
         insert_one(&store, "b");
         assert!(
             store
@@ -371,25 +375,7 @@ mod tests {
                 .is_ok(),
             "a write to channel b does not touch a read of channel a"
         );
-        let conflicting = {
-            let state = store.read();
-            let mut tx = Transaction::new(&state, true);
-            let channel = Value::String("a".into());
-            tx.index_range(
-                "messages",
-                "by_channel_rand",
-                &[&channel],
-                transaction::RangeBound::Unbounded,
-                transaction::RangeBound::Unbounded,
-                transaction::Order::Asc,
-                10,
-            )
-            .unwrap();
-            let mut fields = Map::new();
-            fields.insert("channel".into(), Value::String("a".into()));
-            tx.insert("messages", fields).unwrap();
-            tx.into_parts()
-        };
+        let conflicting = read_channel_a_then_insert(&store);
         insert_one(&store, "a");
         assert!(
             store
