@@ -331,3 +331,62 @@ async fn answered_queries_leave_the_servers_query_set() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(bed.testbed.stats().subscription_reruns - before >= 1);
 }
+
+/// Calls leave either from the caller's own task (when it is the only one
+/// under way) or through the writer task (when others are): with the load
+/// rising and falling, both paths interleave on one session. Query set
+/// versions and request ids must stay in order across them (the testbed
+/// ends a session on a version gap), every call must be answered, and no
+/// answered query may be left in the server's query set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_and_queued_sends_interleave_in_protocol_order() {
+    let bed = common::start().await;
+    let conn = Arc::new(Connection::open(config(&bed), None).await.unwrap());
+    let mutations_before = bed.testbed.stats().mutations;
+    let tasks: Vec<_> = (0..8u64)
+        .map(|task| {
+            let conn = conn.clone();
+            tokio::spawn(async move {
+                for i in 0..40u64 {
+                    if (task + i) % 3 == 0 {
+                        conn.mutation("insert:insertMessage", json!({}))
+                            .await
+                            .unwrap();
+                    } else {
+                        let breaker = (task * 1000 + i) as f64 / 1e6;
+                        conn.query(
+                            "query_index:queryMessages",
+                            json!({"cacheBreaker": breaker}),
+                        )
+                        .await
+                        .unwrap();
+                    }
+                    // Stagger the tasks so the number under way keeps changing.
+                    if i % (task + 2) == 0 {
+                        tokio::time::sleep(Duration::from_micros(200 * task)).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let expected_mutations = (0..8u64)
+        .flat_map(|task| (0..40u64).map(move |i| (task + i) % 3 == 0))
+        .filter(|is_mutation| *is_mutation)
+        .count() as u64;
+    assert_eq!(
+        bed.testbed.stats().mutations - mutations_before,
+        expected_mutations
+    );
+    assert_eq!(conn.reconnects(), 0, "the session must have stayed up");
+    // Past the removal linger, a commit reruns no query: none was left.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let reruns = bed.testbed.stats().subscription_reruns;
+    conn.mutation("insert:insertMessage", json!({}))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(bed.testbed.stats().subscription_reruns, reruns);
+}

@@ -9,7 +9,7 @@
 //! replies until a Transition reaches the mutation's commit timestamp (what
 //! Convex's JS client does before resolving `client.mutation`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value as JsonValue;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -41,6 +41,19 @@ const MAX_BATCH: usize = 64;
 /// waiting to ride along with the next query set change, before it is
 /// removed on its own. Saves a frame and a Transition per query.
 const REMOVE_LINGER: Duration = Duration::from_millis(5);
+
+/// Bytes tungstenite reads per socket read. Its default (128 KiB) is
+/// zero-filled before every read, and the reader reads at least twice per
+/// message (the message, then the empty socket): at 128 KiB that zeroing
+/// was the largest single cost of an idle round trip. Sync messages are
+/// mostly far smaller; a large one just takes more reads.
+pub const READ_BUFFER_BYTES: usize = 16 * 1024;
+
+/// The WebSocket settings every generator connection uses.
+pub fn websocket_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
+}
 
 /// Where and how to connect.
 #[derive(Clone)]
@@ -119,8 +132,8 @@ enum Command {
     /// A caller gave up on a query: the writer removes its entry and, if
     /// it was still there, sends the Remove (so each query is removed once).
     RemoveQuery { query_id: u32 },
-    /// `Pending::answered` became non-empty: remove them within
-    /// REMOVE_LINGER if no other query set change carries them first.
+    /// Answered queries lingered REMOVE_LINGER without another query set
+    /// change to carry their removes: send the removes now.
     RemoveAnswered,
     Mutation {
         path: UdfPath,
@@ -137,8 +150,27 @@ enum Command {
 struct Shared {
     pending: Mutex<Pending>,
     next_query_id: AtomicU32,
+    /// Calls (one-shot queries, mutations, actions) under way, counting
+    /// the one being submitted. Held subscriptions do not count.
+    calls_in_flight: AtomicU32,
     /// `Some(reason)` once the session is dead.
     closed: watch::Sender<Option<String>>,
+}
+
+/// Counts a call in `Shared::calls_in_flight` while it lives.
+struct CallInFlight<'a>(&'a Shared);
+
+impl<'a> CallInFlight<'a> {
+    fn begin(shared: &'a Shared) -> Self {
+        shared.calls_in_flight.fetch_add(1, Ordering::Relaxed);
+        CallInFlight(shared)
+    }
+}
+
+impl Drop for CallInFlight<'_> {
+    fn drop(&mut self) {
+        self.0.calls_in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Shared {
@@ -181,7 +213,7 @@ impl Shared {
 
 /// A live (or just-died) session. Cheap to share behind an `Arc`.
 pub struct Session {
-    commands: mpsc::UnboundedSender<Command>,
+    sender: Arc<Sender>,
     shared: Arc<Shared>,
 }
 
@@ -209,7 +241,7 @@ impl Subscription {
 }
 
 struct RemoveOnDrop {
-    commands: mpsc::UnboundedSender<Command>,
+    sender: Arc<Sender>,
     query_id: u32,
     armed: bool,
 }
@@ -219,7 +251,7 @@ impl Drop for RemoveOnDrop {
         if !self.armed {
             return;
         }
-        let _ = self.commands.send(Command::RemoveQuery {
+        let _ = self.sender.enqueue(Command::RemoveQuery {
             query_id: self.query_id,
         });
     }
@@ -253,12 +285,13 @@ impl Session {
         connection_count: u32,
         last_close_reason: &str,
     ) -> anyhow::Result<Arc<Session>> {
-        let (ws, _response) =
-            tokio_tungstenite::connect_async_with_config(config.ws_url.as_str(), None, true)
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!("WebSocket connect to {} failed: {e}", config.ws_url)
-                })?;
+        let (ws, _response) = tokio_tungstenite::connect_async_with_config(
+            config.ws_url.as_str(),
+            Some(websocket_config()),
+            true,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("WebSocket connect to {} failed: {e}", config.ws_url))?;
         let (mut sink, mut stream) = ws.split();
 
         let client_ts = std::time::SystemTime::now()
@@ -295,31 +328,36 @@ impl Session {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
             next_query_id: AtomicU32::new(0),
+            calls_in_flight: AtomicU32::new(0),
             closed,
         });
-        tokio::spawn(
-            Writer {
+        let sender = Arc::new(Sender {
+            outbox: Mutex::new(Outbox {
                 sink,
                 commands: command_rx,
                 shared: shared.clone(),
+                frames: VecDeque::new(),
                 query_set_version: 1,
                 next_request_id: 0,
-                linger_until: None,
-            }
-            .run(),
-        );
+            }),
+            commands,
+            nudge: Notify::new(),
+            shared: shared.clone(),
+        });
+        tokio::spawn(sender.clone().write_loop());
         tokio::spawn(
             Reader {
                 stream,
                 shared: shared.clone(),
-                commands: commands.clone(),
+                sender: sender.clone(),
                 version,
                 parked: Vec::new(),
                 chunks: ChunkAssembler::default(),
+                linger_wanted: false,
             }
             .run(),
         );
-        Ok(Arc::new(Session { commands, shared }))
+        Ok(Arc::new(Session { sender, shared }))
     }
 
     pub fn is_dead(&self) -> bool {
@@ -343,6 +381,7 @@ impl Session {
     /// Subscribe, wait for the first result, unsubscribe (`client.query`).
     pub async fn query(&self, path: &str, args: JsonValue) -> Result<QueryReply, Failed> {
         let (path, args) = prepare(path, args)?;
+        let _call = CallInFlight::begin(&self.shared);
         let query_id = self.shared.next_query_id.fetch_add(1, Ordering::Relaxed);
         let (reply, rx) = oneshot::channel();
         self.send(Command::AddQuery {
@@ -353,7 +392,7 @@ impl Session {
         })?;
         // If the caller gives up (timeout), the query leaves the set.
         let mut guard = RemoveOnDrop {
-            commands: self.commands.clone(),
+            sender: self.sender.clone(),
             query_id,
             armed: true,
         };
@@ -376,7 +415,7 @@ impl Session {
         Ok(Subscription {
             updates: rx,
             _guard: RemoveOnDrop {
-                commands: self.commands.clone(),
+                sender: self.sender.clone(),
                 query_id,
                 armed: true,
             },
@@ -385,6 +424,7 @@ impl Session {
 
     pub async fn mutation(&self, path: &str, args: JsonValue) -> Result<RequestReply, Failed> {
         let (path, args) = prepare(path, args)?;
+        let _call = CallInFlight::begin(&self.shared);
         let (reply, rx) = oneshot::channel();
         self.send(Command::Mutation { path, args, reply })?;
         rx.await.unwrap_or_else(|_| Err(self.lost(None)))
@@ -392,13 +432,14 @@ impl Session {
 
     pub async fn action(&self, path: &str, args: JsonValue) -> Result<RequestReply, Failed> {
         let (path, args) = prepare(path, args)?;
+        let _call = CallInFlight::begin(&self.shared);
         let (reply, rx) = oneshot::channel();
         self.send(Command::Action { path, args, reply })?;
         rx.await.unwrap_or_else(|_| Err(self.lost(None)))
     }
 
     fn send(&self, command: Command) -> Result<(), Failed> {
-        self.commands.send(command).map_err(|_| self.lost(None))
+        self.sender.submit(command).map_err(|_| self.lost(None))
     }
 
     fn lost(&self, sent: Option<Instant>) -> Failed {
@@ -466,66 +507,144 @@ async fn first_transition(
     }
 }
 
-struct Writer {
-    sink: SplitSink<Ws, Message>,
-    commands: mpsc::UnboundedReceiver<Command>,
+/// The sending half. Whoever gets to the outbox first (usually the caller
+/// itself) turns commands into frames and writes them: on an idle
+/// connection a request goes out from the caller's own task, with no
+/// hand-over to another task (each hand-over can cost a thread wake-up).
+/// A caller that finds the outbox busy, or a socket that cannot take more
+/// right now, leaves the rest to the writer task.
+struct Sender {
+    outbox: Mutex<Outbox>,
+    commands: mpsc::UnboundedSender<Command>,
+    /// Tells the writer task there is something to send (or to re-poll:
+    /// a caller's attempt may have replaced the writer's socket waker).
+    nudge: Notify,
     shared: Arc<Shared>,
-    query_set_version: u32,
-    next_request_id: u32,
-    /// When answered queries must be removed even if nothing else is sent.
-    linger_until: Option<tokio::time::Instant>,
 }
 
-impl Writer {
-    async fn run(mut self) {
-        let mut closed = self.shared.closed.subscribe();
-        loop {
-            let linger = async {
-                match self.linger_until {
-                    Some(deadline) => tokio::time::sleep_until(deadline).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let first = tokio::select! {
-                biased;
-                command = self.commands.recv() => command,
-                _ = closed.wait_for(|r| r.is_some()) => None,
-                _ = linger => Some(Command::RemoveAnswered),
-            };
-            let Some(first) = first else { break };
-            let lingered = matches!(first, Command::RemoveAnswered)
-                && self
-                    .linger_until
-                    .is_some_and(|d| d <= tokio::time::Instant::now());
-            let result = if lingered {
-                self.write_answered_removes().await
-            } else {
-                self.write_batch(first).await
-            };
-            if let Err(e) = result {
+impl Sender {
+    /// Sends `command` now if this is the only call under way and the
+    /// outbox is free, else queues it for the writer. Never waits, so it
+    /// cannot be cancelled halfway.
+    fn submit(&self, command: Command) -> Result<(), ()> {
+        // Under load the writer task coalesces queued commands into fewer
+        // frames and flushes; writing inline there would cost a syscall per
+        // call and contend for the outbox. Inline is for the idle case.
+        if self.shared.calls_in_flight.load(Ordering::Relaxed) > 1 {
+            return self.enqueue(command);
+        }
+        let mut outbox = match self.outbox.try_lock() {
+            Ok(outbox) => outbox,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return self.enqueue(command),
+        };
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let result = match outbox.gather(Some(command)) {
+            Ok(()) => outbox.poll_send(&mut cx),
+            Err(e) => std::task::Poll::Ready(Err(e)),
+        };
+        drop(outbox);
+        match result {
+            std::task::Poll::Ready(Ok(())) => Ok(()),
+            std::task::Poll::Ready(Err(e)) => {
                 self.shared.die(format!("sending failed: {e}"));
+                Ok(())
+            }
+            std::task::Poll::Pending => {
+                self.nudge.notify_one();
+                Ok(())
+            }
+        }
+    }
+
+    /// Queues `command` for the writer task.
+    fn enqueue(&self, command: Command) -> Result<(), ()> {
+        self.commands.send(command).map_err(|_| ())?;
+        self.nudge.notify_one();
+        if self.shared.lock().dead.is_some() {
+            // The writer may be gone: fail what is queued here and now.
+            self.reject_queued();
+        }
+        Ok(())
+    }
+
+    /// After death: `gather` fails every queued request (nothing is sent).
+    fn reject_queued(&self) {
+        let _ = self.lock_outbox().gather(None);
+    }
+
+    fn lock_outbox(&self) -> std::sync::MutexGuard<'_, Outbox> {
+        self.outbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The writer task: sends whatever callers left behind, until the
+    /// session dies; then closes the socket.
+    async fn write_loop(self: Arc<Self>) {
+        let shared = self.shared.clone();
+        let mut closed = shared.closed.subscribe();
+        'session: loop {
+            tokio::select! {
+                biased;
+                _ = closed.wait_for(|r| r.is_some()) => break,
+                _ = self.nudge.notified() => {}
+            }
+            loop {
+                let send = std::future::poll_fn(|cx| {
+                    let mut outbox = self.lock_outbox();
+                    if let Err(e) = outbox.gather(None) {
+                        return std::task::Poll::Ready(Err(e));
+                    }
+                    outbox.poll_send(cx)
+                });
+                let sent = tokio::select! {
+                    biased;
+                    _ = closed.wait_for(|r| r.is_some()) => break 'session,
+                    sent = send => sent,
+                    // Re-poll with this task's waker.
+                    _ = self.nudge.notified() => continue,
+                };
+                if let Err(e) = sent {
+                    shared.die(format!("sending failed: {e}"));
+                    break 'session;
+                }
                 break;
             }
         }
-        let _ = self.sink.close().await;
+        self.reject_queued();
+        let _ = std::future::poll_fn(|cx| self.lock_outbox().sink.poll_close_unpin(cx)).await;
     }
+}
 
-    /// Writes `first` and whatever else is already queued (up to
-    /// MAX_BATCH), then flushes once. Consecutive query set changes travel
-    /// as one `ModifyQuerySet` (as Convex's clients batch them), so queued
-    /// removes and adds cost one frame and one Transition; order is kept.
-    async fn write_batch(&mut self, first: Command) -> anyhow::Result<()> {
+struct Outbox {
+    sink: SplitSink<Ws, Message>,
+    /// Commands queued while the outbox was busy (and removes from
+    /// dropped guards), in order.
+    commands: mpsc::UnboundedReceiver<Command>,
+    shared: Arc<Shared>,
+    /// Encoded frames not yet handed to the socket, in protocol order.
+    frames: VecDeque<Message>,
+    query_set_version: u32,
+    next_request_id: u32,
+}
+
+impl Outbox {
+    /// Turns `first` and whatever else is queued (up to MAX_BATCH) into
+    /// frames. Consecutive query set changes travel as one `ModifyQuerySet`
+    /// (as Convex's clients batch them), so queued removes and adds cost one
+    /// frame and one Transition; order is kept. Versions and request ids
+    /// are assigned here, under the outbox lock, in the order frames go out.
+    fn gather(&mut self, first: Option<Command>) -> anyhow::Result<()> {
         let mut modifications = Vec::new();
-        let mut next = Some(first);
+        let mut next = first.or_else(|| self.commands.try_recv().ok());
         let mut batched = 0;
         while let Some(command) = next.take() {
             match self.prepare(command) {
                 Some(Frame::Modify(modification)) => modifications.push(modification),
+                Some(Frame::RemoveAnswered) => self.push_modifications(&mut modifications, true)?,
                 Some(Frame::Message(message)) => {
-                    self.feed_modifications(&mut modifications).await?;
-                    self.sink
-                        .feed(Message::text(wire::encode(*message)?))
-                        .await?;
+                    self.push_modifications(&mut modifications, false)?;
+                    self.frames
+                        .push_back(Message::text(wire::encode(*message)?));
                 }
                 None => {}
             }
@@ -534,35 +653,41 @@ impl Writer {
                 next = self.commands.try_recv().ok();
             }
         }
-        self.feed_modifications(&mut modifications).await?;
-        self.sink.flush().await?;
-        Ok(())
+        self.push_modifications(&mut modifications, false)
     }
 
-    async fn write_answered_removes(&mut self) -> anyhow::Result<()> {
-        let mut modifications = Vec::new();
-        self.feed_modifications_always(&mut modifications).await?;
-        self.sink.flush().await?;
-        Ok(())
-    }
-
-    async fn feed_modifications(
+    /// Hands every queued frame to the socket and flushes. `Pending` when
+    /// the socket cannot take more yet; what is left stays queued.
+    fn poll_send(
         &mut self,
-        modifications: &mut Vec<QuerySetModification>,
-    ) -> anyhow::Result<()> {
-        if modifications.is_empty() {
-            return Ok(());
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<anyhow::Result<()>> {
+        use std::task::Poll;
+        while !self.frames.is_empty() {
+            match self.sink.poll_ready_unpin(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Pending => return Poll::Pending,
+            }
+            let frame = self.frames.pop_front().expect("checked non-empty");
+            if let Err(e) = self.sink.start_send_unpin(frame) {
+                return Poll::Ready(Err(e.into()));
+            }
         }
-        self.feed_modifications_always(modifications).await
+        self.sink.poll_flush_unpin(cx).map_err(Into::into)
     }
 
     /// One ModifyQuerySet: the answered queries' removes, then
-    /// `modifications`. Nothing when both are empty.
-    async fn feed_modifications_always(
+    /// `modifications`. Nothing when both are empty, and nothing at all
+    /// unless `always` or there are modifications.
+    fn push_modifications(
         &mut self,
         modifications: &mut Vec<QuerySetModification>,
+        always: bool,
     ) -> anyhow::Result<()> {
-        self.linger_until = None;
+        if modifications.is_empty() && !always {
+            return Ok(());
+        }
         let answered = std::mem::take(&mut self.shared.lock().answered);
         if answered.is_empty() && modifications.is_empty() {
             return Ok(());
@@ -574,15 +699,14 @@ impl Writer {
             })
             .collect();
         all.append(modifications);
-        let modifications = &mut all;
         let base_version = self.query_set_version;
         self.query_set_version += 1;
         let frame = ClientMessage::ModifyQuerySet {
             base_version,
             new_version: self.query_set_version,
-            modifications: std::mem::take(modifications),
+            modifications: all,
         };
-        self.sink.feed(Message::text(wire::encode(frame)?)).await?;
+        self.frames.push_back(Message::text(wire::encode(frame)?));
         Ok(())
     }
 
@@ -619,11 +743,7 @@ impl Writer {
                     query_id: QueryId::new(query_id),
                 }))
             }
-            Command::RemoveAnswered => {
-                self.linger_until
-                    .get_or_insert_with(|| tokio::time::Instant::now() + REMOVE_LINGER);
-                None
-            }
+            Command::RemoveAnswered => Some(Frame::RemoveAnswered),
             Command::Mutation { path, args, reply } => {
                 let request_id = self.register(reply)?;
                 Some(Frame::Message(Box::new(ClientMessage::Mutation {
@@ -667,6 +787,9 @@ impl Writer {
 /// What one command puts on the wire.
 enum Frame {
     Modify(QuerySetModification),
+    /// A ModifyQuerySet carrying only the answered queries' removes (if
+    /// another change has not carried them already).
+    RemoveAnswered,
     /// Boxed: a ClientMessage is several times larger than a modification.
     Message(Box<ClientMessage>),
 }
@@ -693,30 +816,63 @@ struct ParkedMutation {
 struct Reader {
     stream: SplitStream<Ws>,
     shared: Arc<Shared>,
-    commands: mpsc::UnboundedSender<Command>,
+    sender: Arc<Sender>,
     version: StateVersion,
     parked: Vec<ParkedMutation>,
     chunks: ChunkAssembler,
+    /// Queries were answered: their removes must go out within
+    /// REMOVE_LINGER even if no other query set change carries them. The
+    /// reader keeps this timer itself so that answering a query wakes the
+    /// caller alone, not the writer as well.
+    linger_wanted: bool,
 }
 
 impl Reader {
     async fn run(mut self) {
         let mut closed = self.shared.closed.subscribe();
+        // Both timers live across messages and are re-armed only when
+        // needed: creating a timer per message costs a timer-wheel insert
+        // and removal for every frame.
+        let mut last_heard = tokio::time::Instant::now();
+        let inactivity = tokio::time::sleep(INACTIVITY_LIMIT);
+        let linger = tokio::time::sleep(REMOVE_LINGER);
+        tokio::pin!(inactivity, linger);
+        let mut linger_armed = false;
         let reason = loop {
+            if self.linger_wanted && !linger_armed {
+                linger
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + REMOVE_LINGER);
+                linger_armed = true;
+            }
             let next = tokio::select! {
                 biased;
                 _ = closed.wait_for(|r| r.is_some()) => break None,
-                next = tokio::time::timeout(INACTIVITY_LIMIT, self.stream.next()) => next,
-            };
-            let message = match next {
-                Err(_) => {
-                    break Some(format!(
-                        "no message from the server for {INACTIVITY_LIMIT:?}"
-                    ));
+                next = self.stream.next() => next,
+                _ = &mut linger, if linger_armed => {
+                    linger_armed = false;
+                    self.linger_wanted = false;
+                    if !self.shared.lock().answered.is_empty() {
+                        let _ = self.sender.enqueue(Command::RemoveAnswered);
+                    }
+                    continue;
                 }
-                Ok(None) => break Some("the server closed the connection".into()),
-                Ok(Some(Err(e))) => break Some(format!("the connection failed: {e}")),
-                Ok(Some(Ok(message))) => message,
+                _ = &mut inactivity => {
+                    let silent_until = last_heard + INACTIVITY_LIMIT;
+                    if tokio::time::Instant::now() >= silent_until {
+                        break Some(format!(
+                            "no message from the server for {INACTIVITY_LIMIT:?}"
+                        ));
+                    }
+                    inactivity.as_mut().reset(silent_until);
+                    continue;
+                }
+            };
+            last_heard = tokio::time::Instant::now();
+            let message = match next {
+                None => break Some("the server closed the connection".into()),
+                Some(Err(e)) => break Some(format!("the connection failed: {e}")),
+                Some(Ok(message)) => message,
             };
             let text = match message {
                 Message::Text(text) => text,
@@ -898,15 +1054,8 @@ impl Reader {
         if answered.is_empty() {
             return;
         }
-        let first_in_line = {
-            let mut pending = self.shared.lock();
-            let was_empty = pending.answered.is_empty();
-            pending.answered.extend(answered);
-            was_empty
-        };
-        if first_in_line {
-            let _ = self.commands.send(Command::RemoveAnswered);
-        }
+        self.shared.lock().answered.extend(answered);
+        self.linger_wanted = true;
     }
 
     fn release_visible_mutations(&mut self) {
