@@ -356,11 +356,15 @@ struct IdleLatency {
     bare_p50_us: f64,
     ours_p50_us: f64,
     added_us: f64,
+    /// The smallest and largest per-round differences: on this kind of
+    /// machine the figure is bimodal (thread placement), so show the spread.
+    added_min_us: f64,
+    added_max_us: f64,
 }
 
 async fn idle_added_latency(echo_url: &str, instant_url: &str, secs: f64) -> IdleLatency {
-    const ROUNDS: usize = 7;
-    let per_round = (secs / 3.0).max(0.3);
+    const ROUNDS: usize = 15;
+    let per_round = (secs / 5.0).max(0.3);
     let (mut bare, mut ours_p50, mut added) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=ROUNDS {
         let label = format!("idle round {round}/{ROUNDS}");
@@ -384,6 +388,8 @@ async fn idle_added_latency(echo_url: &str, instant_url: &str, secs: f64) -> Idl
         bare_p50_us: median(&mut bare),
         ours_p50_us: median(&mut ours_p50),
         added_us: median(&mut added),
+        added_min_us: added[0],
+        added_max_us: added[added.len() - 1],
     }
 }
 
@@ -664,8 +670,13 @@ async fn main() {
         bare_shared.p50_us
     );
     println!(
-        "idle connection, {} alternating rounds (server on its own threads): bare echo p50 {:.1} us, ours p50 {:.1} us, added (median of per-round differences) {:.1} us",
-        idle.rounds, idle.bare_p50_us, idle.ours_p50_us, idle.added_us
+        "idle connection, {} alternating rounds (server on its own threads): bare echo p50 {:.1} us, ours p50 {:.1} us, added (median of per-round differences) {:.1} us (rounds ranged {:.1} to {:.1} us)",
+        idle.rounds,
+        idle.bare_p50_us,
+        idle.ours_p50_us,
+        idle.added_us,
+        idle.added_min_us,
+        idle.added_max_us
     );
     // The best of the echo set-ups: the conservative floor.
     let bare_tp = all[..4].iter().map(|f| f.per_sec).fold(0.0, f64::max);

@@ -1,6 +1,12 @@
 //! Text frames <-> `convex_sync_types` messages. Every frame we send or
 //! read goes through the crate's own JSON conversions so the wire shapes are
-//! Convex's, not a copy of them.
+//! Convex's, not a copy of them. One shortcut, for the hottest message: a
+//! Transition's envelope (six fields, read exactly as the crate reads them)
+//! is deserialized straight from the text, and everything inside it (state
+//! versions, modifications) still goes through the crate's conversions. The
+//! crate's own path buffers the whole message once more to find its `type`
+//! tag, which cost about half of decoding a small Transition. A test
+//! checks both paths agree.
 
 use std::collections::HashMap;
 
@@ -33,8 +39,55 @@ pub fn encode(message: ClientMessage) -> anyhow::Result<String> {
 }
 
 pub fn decode(text: &str) -> anyhow::Result<ServerMsg> {
+    if text.starts_with(TRANSITION_PREFIX)
+        && let Ok(message) = decode_transition(text)
+    {
+        return Ok(message);
+    }
+    decode_with_crate(text)
+}
+
+/// How Convex's servers (and the testbed) begin every Transition.
+const TRANSITION_PREFIX: &str = r#"{"type":"Transition","#;
+
+/// The crate's decoding, for every message.
+fn decode_with_crate(text: &str) -> anyhow::Result<ServerMsg> {
     let json: JsonValue = serde_json::from_str(text)?;
     ServerMsg::try_from(json)
+}
+
+/// A Transition's envelope: the fields `convex_sync_types` reads, with the
+/// same types, so a frame the crate would reject is rejected here too (and
+/// then handed to the crate for its own error).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TransitionEnvelope {
+    #[serde(rename = "type")]
+    kind: String,
+    start_version: JsonValue,
+    end_version: JsonValue,
+    modifications: Vec<JsonValue>,
+    client_clock_skew: Option<i64>,
+    server_ts: Option<i64>,
+}
+
+fn decode_transition(text: &str) -> anyhow::Result<ServerMsg> {
+    let envelope: TransitionEnvelope = serde_json::from_str(text)?;
+    anyhow::ensure!(envelope.kind == "Transition", "not a Transition");
+    Ok(ServerMessage::Transition {
+        start_version: envelope.start_version.try_into()?,
+        end_version: envelope.end_version.try_into()?,
+        modifications: envelope
+            .modifications
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<anyhow::Result<_>>()?,
+        client_clock_skew: envelope.client_clock_skew,
+        server_ts: envelope
+            .server_ts
+            .map(convex_sync_types::Timestamp::try_from)
+            .transpose()?,
+    })
 }
 
 /// Function paths as Convex spells them; bad paths are caught before a
@@ -132,6 +185,39 @@ mod tests {
                 assert_eq!(u64::from(ts.unwrap()), 1);
             }
             other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn transitions_decode_as_the_crate_decodes_them() {
+        let frames = [
+            // A one-shot query answered and an earlier one removed.
+            r#"{"type":"Transition","startVersion":{"querySet":5,"identity":1,"ts":"AQAAAAAAAAA="},"endVersion":{"querySet":6,"identity":1,"ts":"AgAAAAAAAAA="},"modifications":[{"type":"QueryRemoved","queryId":3},{"type":"QueryUpdated","queryId":4,"value":[{"_id":"x","n":{"$integer":"AQAAAAAAAAA="}}],"logLines":["[LOG] hi"],"journal":null}],"clientClockSkew":-3,"serverTs":1700000000000}"#,
+            // A failed query with error data and a journal; no skew or ts.
+            r#"{"type":"Transition","startVersion":{"querySet":0,"identity":0,"ts":"AAAAAAAAAAA="},"endVersion":{"querySet":1,"identity":0,"ts":"AAAAAAAAAAA="},"modifications":[{"type":"QueryFailed","queryId":9,"errorMessage":"boom","logLines":[],"journal":"j1","errorData":{"code":7}}],"clientClockSkew":null,"serverTs":null}"#,
+            // Fields missing that the crate treats as absent.
+            r#"{"type":"Transition","startVersion":{"querySet":1,"identity":0,"ts":"AAAAAAAAAAA="},"endVersion":{"querySet":1,"identity":0,"ts":"BQAAAAAAAAA="},"modifications":[]}"#,
+        ];
+        for frame in frames {
+            let ours = decode_transition(frame).unwrap();
+            let crates = decode_with_crate(frame).unwrap();
+            assert_eq!(ours, crates, "{frame}");
+            assert_eq!(decode(frame).unwrap(), crates);
+        }
+    }
+
+    #[test]
+    fn malformed_transitions_fail_as_the_crate_fails() {
+        for frame in [
+            // A modification of an unknown kind.
+            r#"{"type":"Transition","startVersion":{"querySet":1,"identity":0,"ts":"AAAAAAAAAAA="},"endVersion":{"querySet":2,"identity":0,"ts":"AAAAAAAAAAA="},"modifications":[{"type":"Nope","queryId":1}]}"#,
+            // A timestamp that is not 8 bytes.
+            r#"{"type":"Transition","startVersion":{"querySet":1,"identity":0,"ts":"AAA="},"endVersion":{"querySet":2,"identity":0,"ts":"AAAAAAAAAAA="},"modifications":[]}"#,
+            // No end version.
+            r#"{"type":"Transition","startVersion":{"querySet":1,"identity":0,"ts":"AAAAAAAAAAA="},"modifications":[]}"#,
+        ] {
+            assert!(decode_with_crate(frame).is_err(), "{frame}");
+            assert!(decode(frame).is_err(), "{frame}");
         }
     }
 
