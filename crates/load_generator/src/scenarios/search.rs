@@ -126,116 +126,168 @@ fn top_hit(value: &JsonValue) -> Option<&serde_json::Map<String, JsonValue>> {
     value.as_array()?.first()?.as_object()
 }
 
-pub(crate) struct Search(Searcher);
+/// What differs between Search and VectorSearch.
+struct SearchKind {
+    name: &'static str,
+    metric: &'static str,
+    mismatch: &'static str,
+    /// The unmeasured query that picks a random seeded row.
+    pick_path: &'static str,
+    /// The measured call for the picked row.
+    call: fn(&Base, &serde_json::Map<String, JsonValue>) -> SearchCall,
+    /// `Err(message)` unless the top hit of `value` is the row `id`.
+    check: fn(&JsonValue, &JsonValue) -> Result<(), String>,
+}
+
+const SEARCH: SearchKind = SearchKind {
+    name: "Search",
+    metric: "search",
+    mismatch: "search_document_mismatch",
+    pick_path: "search:findRandomSearchDocument",
+    call: |base, doc| SearchCall {
+        fn_type: FunctionType::Query,
+        path: "search",
+        args: json!({
+            "channel": field(doc, "channel"),
+            "body": field(doc, "body"),
+            "limit": 10,
+        }),
+        timeout: base.timeout(QUERY_TIMEOUT),
+    },
+    check: |id, value| match top_hit(value).and_then(|hit| hit.get("_id")) {
+        Some(hit) if hit == id => Ok(()),
+        Some(hit) => Err(format!("top hit {hit} is not the searched document {id}")),
+        None => Err(format!("no hits searching for document {id}")),
+    },
+};
+
+const VECTOR_SEARCH: SearchKind = SearchKind {
+    name: "VectorSearch",
+    metric: "vector_search",
+    mismatch: "vector_search_document_mismatch",
+    pick_path: "openclaurd:findRandomOpenclaurd",
+    call: |base, row| SearchCall {
+        fn_type: FunctionType::Action,
+        path: "vectorSearch",
+        args: json!({
+            "vector": field(row, "embedding"),
+            "limit": 10,
+            "users": [field(row, "user")],
+        }),
+        timeout: base.timeout(ACTION_TIMEOUT),
+    },
+    check: |id, value| {
+        let Some(hit) = top_hit(value) else {
+            return Err(format!("no hits searching for row {id}"));
+        };
+        let score = hit
+            .get("_score")
+            .and_then(JsonValue::as_f64)
+            .unwrap_or(f64::NAN);
+        match hit.get("_id") {
+            Some(hit_id) if hit_id == id && score > MIN_SELF_SCORE => Ok(()),
+            Some(hit_id) => Err(format!(
+                "top hit {hit_id} (score {score}) is not row {id} with score > {MIN_SELF_SCORE}"
+            )),
+            None => Err("top hit has no _id".into()),
+        }
+    },
+};
+
+fn field(row: &serde_json::Map<String, JsonValue>, name: &str) -> JsonValue {
+    row.get(name).cloned().unwrap_or(JsonValue::Null)
+}
+
+/// Search or VectorSearch, by its kind.
+struct SearchScenario {
+    searcher: Searcher,
+    kind: &'static SearchKind,
+}
+
+impl SearchScenario {
+    fn build(
+        config: &ScenarioConfig,
+        env: &RunEnv,
+        kind: &'static SearchKind,
+    ) -> anyhow::Result<Arc<dyn Scenario>> {
+        let searcher = Searcher::new(config, env, kind.name, kind.metric, kind.mismatch)?;
+        Ok(Arc::new(SearchScenario { searcher, kind }))
+    }
+}
+
+impl Scenario for SearchScenario {
+    fn prepare(self: Arc<Self>) -> BoxFuture<'static, anyhow::Result<()>> {
+        Box::pin(async move { self.searcher.caller.prepare(&self.searcher.base).await })
+    }
+
+    fn run_once(self: Arc<Self>, scheduled: Instant) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let s = &self.searcher;
+            let pick_started = Instant::now();
+            let Some(row) = s.pick(scheduled, self.kind.pick_path).await else {
+                return;
+            };
+            let id = field(&row, "_id");
+            let call = (self.kind.call)(&s.base, &row);
+            let check = self.kind.check;
+            s.search(scheduled, pick_started, call, |value| check(&id, value))
+                .await;
+        })
+    }
+
+    fn primary_metric(&self) -> MetricId {
+        self.searcher.metric
+    }
+}
+
+pub(crate) struct Search;
 
 impl Search {
     pub fn build(config: &ScenarioConfig, env: &RunEnv) -> anyhow::Result<Arc<dyn Scenario>> {
-        Ok(Arc::new(Search(Searcher::new(
-            config,
-            env,
-            "Search",
-            "search",
-            "search_document_mismatch",
-        )?)))
+        SearchScenario::build(config, env, &SEARCH)
     }
 }
 
-impl Scenario for Search {
-    fn prepare(self: Arc<Self>) -> BoxFuture<'static, anyhow::Result<()>> {
-        Box::pin(async move { self.0.caller.prepare(&self.0.base).await })
-    }
-
-    fn run_once(self: Arc<Self>, scheduled: Instant) -> BoxFuture<'static, ()> {
-        Box::pin(async move {
-            let s = &self.0;
-            let pick_started = Instant::now();
-            let Some(doc) = s.pick(scheduled, "search:findRandomSearchDocument").await else {
-                return;
-            };
-            let id = doc.get("_id").cloned().unwrap_or(JsonValue::Null);
-            let args = json!({
-                "channel": doc.get("channel").cloned().unwrap_or(JsonValue::Null),
-                "body": doc.get("body").cloned().unwrap_or(JsonValue::Null),
-                "limit": 10,
-            });
-            let call = SearchCall {
-                fn_type: FunctionType::Query,
-                path: "search",
-                args,
-                timeout: s.base.timeout(QUERY_TIMEOUT),
-            };
-            s.search(scheduled, pick_started, call, |value| {
-                match top_hit(value).and_then(|hit| hit.get("_id")) {
-                    Some(hit) if *hit == id => Ok(()),
-                    Some(hit) => Err(format!("top hit {hit} is not the searched document {id}")),
-                    None => Err(format!("no hits searching for document {id}")),
-                }
-            })
-            .await;
-        })
-    }
-
-    fn primary_metric(&self) -> MetricId {
-        self.0.metric
-    }
-}
-
-pub(crate) struct VectorSearch(Searcher);
+pub(crate) struct VectorSearch;
 
 impl VectorSearch {
     pub fn build(config: &ScenarioConfig, env: &RunEnv) -> anyhow::Result<Arc<dyn Scenario>> {
-        Ok(Arc::new(VectorSearch(Searcher::new(
-            config,
-            env,
-            "VectorSearch",
-            "vector_search",
-            "vector_search_document_mismatch",
-        )?)))
+        SearchScenario::build(config, env, &VECTOR_SEARCH)
     }
 }
 
-impl Scenario for VectorSearch {
-    fn prepare(self: Arc<Self>) -> BoxFuture<'static, anyhow::Result<()>> {
-        Box::pin(async move { self.0.caller.prepare(&self.0.base).await })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_check_wants_the_picked_document_on_top() {
+        let id = json!("doc1");
+        assert_eq!(
+            (SEARCH.check)(&id, &json!([{"_id": "doc1"}, {"_id": "x"}])),
+            Ok(())
+        );
+        let wrong = (SEARCH.check)(&id, &json!([{"_id": "x"}, {"_id": "doc1"}])).unwrap_err();
+        assert!(wrong.contains("\"x\"") && wrong.contains("doc1"), "{wrong}");
+        assert!(
+            (SEARCH.check)(&id, &json!([]))
+                .unwrap_err()
+                .contains("no hits")
+        );
     }
 
-    fn run_once(self: Arc<Self>, scheduled: Instant) -> BoxFuture<'static, ()> {
-        Box::pin(async move {
-            let s = &self.0;
-            let pick_started = Instant::now();
-            let Some(row) = s.pick(scheduled, "openclaurd:findRandomOpenclaurd").await else {
-                return;
-            };
-            let id = row.get("_id").cloned().unwrap_or(JsonValue::Null);
-            let args = json!({
-                "vector": row.get("embedding").cloned().unwrap_or(JsonValue::Null),
-                "limit": 10,
-                "users": [row.get("user").cloned().unwrap_or(JsonValue::Null)],
-            });
-            let call = SearchCall {
-                fn_type: FunctionType::Action,
-                path: "vectorSearch",
-                args,
-                timeout: s.base.timeout(ACTION_TIMEOUT),
-            };
-            s.search(scheduled, pick_started, call, |value| {
-                let Some(hit) = top_hit(value) else {
-                    return Err(format!("no hits searching for row {id}"));
-                };
-                let score = hit.get("_score").and_then(JsonValue::as_f64).unwrap_or(f64::NAN);
-                match hit.get("_id") {
-                    Some(hit_id) if *hit_id == id && score > MIN_SELF_SCORE => Ok(()),
-                    Some(hit_id) => Err(format!(
-                        "top hit {hit_id} (score {score}) is not row {id} with score > {MIN_SELF_SCORE}"
-                    )),
-                    None => Err("top hit has no _id".into()),
-                }
-            })
-            .await;
-        })
-    }
-
-    fn primary_metric(&self) -> MetricId {
-        self.0.metric
+    #[test]
+    fn vector_check_wants_the_picked_row_on_top_with_a_near_perfect_score() {
+        let id = json!("row1");
+        let hit = |id: &str, score: f64| json!([{"_id": id, "_score": score}]);
+        assert_eq!((VECTOR_SEARCH.check)(&id, &hit("row1", 0.999)), Ok(()));
+        let low = (VECTOR_SEARCH.check)(&id, &hit("row1", 0.5)).unwrap_err();
+        assert!(low.contains("0.5"), "{low}");
+        assert!((VECTOR_SEARCH.check)(&id, &hit("row2", 1.0)).is_err());
+        assert!(
+            (VECTOR_SEARCH.check)(&id, &json!([]))
+                .unwrap_err()
+                .contains("no hits")
+        );
     }
 }
