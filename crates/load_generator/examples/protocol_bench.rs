@@ -469,6 +469,93 @@ async fn official(
     .await
 }
 
+#[derive(Clone, Copy)]
+enum Client {
+    Ours { conns: usize },
+    Official,
+}
+
+/// One client measurement: who, against what, doing what, how many at once.
+struct Run {
+    client: Client,
+    on_testbed: bool,
+    path: &'static str,
+    workers: usize,
+}
+
+impl Run {
+    const fn new(client: Client, on_testbed: bool, path: &'static str, workers: usize) -> Run {
+        Run {
+            client,
+            on_testbed,
+            path,
+            workers,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        if self.path == MUTATION {
+            "mutation"
+        } else {
+            "query"
+        }
+    }
+
+    fn label(&self) -> String {
+        let server = if self.on_testbed {
+            "testbed"
+        } else {
+            "instant server"
+        };
+        let what = match self.kind() {
+            "query" => "query".to_string(),
+            _ => format!("mutation {}", self.path),
+        };
+        let shape = match (self.client, self.workers) {
+            (Client::Ours { conns }, workers) => {
+                let conns = if conns == 1 {
+                    "1 conn".to_string()
+                } else {
+                    format!("{conns} conns")
+                };
+                match workers {
+                    1 => format!("{conns}, sequential"),
+                    n => format!("{conns}, {n} workers"),
+                }
+            }
+            (Client::Official, 1) => "sequential".to_string(),
+            (Client::Official, n) => format!("{n} workers"),
+        };
+        let who = match self.client {
+            Client::Ours { .. } => "ours",
+            Client::Official => "official",
+        };
+        format!("{who} vs {server}: {what}, {shape}")
+    }
+}
+
+const QUERY: &str = "query_index:queryMessages";
+const MUTATION: &str = "insert:insertMessage";
+const OURS_1: Client = Client::Ours { conns: 1 };
+const OURS_4: Client = Client::Ours { conns: 4 };
+const OFFICIAL: Client = Client::Official;
+
+/// In order; the two sequential runs against the instant server also
+/// record the server's own work per frame.
+const RUNS: &[Run] = &[
+    Run::new(OURS_1, false, QUERY, 1),
+    Run::new(OFFICIAL, false, QUERY, 1),
+    Run::new(OURS_4, false, QUERY, WORKERS),
+    Run::new(OURS_1, false, QUERY, WORKERS),
+    Run::new(OFFICIAL, false, QUERY, WORKERS),
+    Run::new(OURS_1, true, QUERY, 1),
+    Run::new(OFFICIAL, true, QUERY, 1),
+    Run::new(OURS_4, true, QUERY, WORKERS),
+    Run::new(OFFICIAL, true, QUERY, WORKERS),
+    Run::new(OURS_4, true, MUTATION, WORKERS),
+    Run::new(OFFICIAL, true, MUTATION, WORKERS),
+];
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let secs: f64 = std::env::args()
@@ -490,145 +577,49 @@ async fn main() {
     all.extend(bare_echo(&echo_shared, "server sharing the client's runtime", secs).await);
 
     let idle = idle_added_latency(&echo_apart, &instant, secs).await;
-    let q = "query_index:queryMessages";
-    let mut server_us = Vec::new();
-    reset_server_time();
-    all.push(
-        ours(
-            "ours vs instant server: query, 1 conn, sequential",
-            (&instant, None),
-            q,
-            "query",
-            1,
-            1,
-            secs,
-        )
-        .await,
-    );
-    server_us.push(server_us_per_frame());
-    reset_server_time();
-    all.push(
-        official(
-            "official vs instant server: query, sequential",
-            (&instant, None),
-            q,
-            "query",
-            1,
-            secs,
-        )
-        .await,
-    );
-    server_us.push(server_us_per_frame());
-    all.push(
-        ours(
-            &format!("ours vs instant server: query, 4 conns, {WORKERS} workers"),
-            (&instant, None),
-            q,
-            "query",
-            4,
-            WORKERS,
-            secs,
-        )
-        .await,
-    );
-    all.push(
-        ours(
-            &format!("ours vs instant server: query, 1 conn, {WORKERS} workers"),
-            (&instant, None),
-            q,
-            "query",
-            1,
-            WORKERS,
-            secs,
-        )
-        .await,
-    );
-    all.push(
-        official(
-            &format!("official vs instant server: query, {WORKERS} workers"),
-            (&instant, None),
-            q,
-            "query",
-            WORKERS,
-            secs,
-        )
-        .await,
-    );
-
     let bed = testbed::start(testbed::TestbedConfig::default())
         .await
         .unwrap();
-    let key = Some(bed.admin_key().to_string());
-    let url = bed.url();
-    all.push(
-        ours(
-            "ours vs testbed: query, 1 conn, sequential",
-            (&url, key.clone()),
-            q,
-            "query",
-            1,
-            1,
-            secs,
-        )
-        .await,
-    );
-    all.push(
-        official(
-            "official vs testbed: query, sequential",
-            (&url, key.clone()),
-            q,
-            "query",
-            1,
-            secs,
-        )
-        .await,
-    );
-    all.push(
-        ours(
-            &format!("ours vs testbed: query, 4 conns, {WORKERS} workers"),
-            (&url, key.clone()),
-            q,
-            "query",
-            4,
-            WORKERS,
-            secs,
-        )
-        .await,
-    );
-    all.push(
-        official(
-            &format!("official vs testbed: query, {WORKERS} workers"),
-            (&url, key.clone()),
-            q,
-            "query",
-            WORKERS,
-            secs,
-        )
-        .await,
-    );
-    all.push(
-        ours(
-            &format!("ours vs testbed: mutation insert:insertMessage, 4 conns, {WORKERS} workers"),
-            (&url, key.clone()),
-            "insert:insertMessage",
-            "mutation",
-            4,
-            WORKERS,
-            secs,
-        )
-        .await,
-    );
-    all.push(
-        official(
-            &format!("official vs testbed: mutation insert:insertMessage, {WORKERS} workers"),
-            (&url, key),
-            "insert:insertMessage",
-            "mutation",
-            WORKERS,
-            secs,
-        )
-        .await,
-    );
+    let instant_target = (instant.clone(), None);
+    let testbed_target = (bed.url(), Some(bed.admin_key().to_string()));
+    let mut server_us = Vec::new();
+    for run in RUNS {
+        let (url, key) = if run.on_testbed {
+            &testbed_target
+        } else {
+            &instant_target
+        };
+        reset_server_time();
+        let figures = match run.client {
+            Client::Ours { conns } => {
+                ours(
+                    &run.label(),
+                    (url, key.clone()),
+                    run.path,
+                    run.kind(),
+                    conns,
+                    run.workers,
+                    secs,
+                )
+                .await
+            }
+            Client::Official => {
+                official(
+                    &run.label(),
+                    (url, key.clone()),
+                    run.path,
+                    run.kind(),
+                    run.workers,
+                    secs,
+                )
+                .await
+            }
+        };
+        if !run.on_testbed && run.workers == 1 {
+            server_us.push(server_us_per_frame());
+        }
+        all.push(figures);
+    }
 
     println!("| measurement | requests/s | p50 us | mean us |");
     println!("|---|---:|---:|---:|");
