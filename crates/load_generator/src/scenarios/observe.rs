@@ -179,7 +179,7 @@ impl InsertObserve {
         })
     }
 
-    async fn prepare(&self) -> anyhow::Result<()> {
+    async fn subscribe_all(&self) -> anyhow::Result<()> {
         if self.watched.get().is_none() {
             let pool = self.base.open_pool().await?;
             let watched =
@@ -189,7 +189,7 @@ impl InsertObserve {
         Ok(())
     }
 
-    async fn run_once(&self, scheduled: Instant) {
+    async fn insert_and_observe(&self, scheduled: Instant) {
         let started = Instant::now();
         let Some(watched) = self.watched.get() else {
             self.base.record_error(
@@ -252,7 +252,21 @@ impl InsertObserve {
     }
 }
 
-pub(crate) struct ObserveInsert(InsertObserve);
+/// ObserveInsert (with or without search indexes) and ManyIntersections
+/// are one scenario with different tables and subscription counts.
+impl Scenario for InsertObserve {
+    fn prepare(self: Arc<Self>) -> BoxFuture<'static, anyhow::Result<()>> {
+        Box::pin(async move { self.subscribe_all().await })
+    }
+    fn run_once(self: Arc<Self>, scheduled: Instant) -> BoxFuture<'static, ()> {
+        Box::pin(async move { self.insert_and_observe(scheduled).await })
+    }
+    fn primary_metric(&self) -> MetricId {
+        self.completed
+    }
+}
+
+pub(crate) struct ObserveInsert;
 
 impl ObserveInsert {
     pub fn build(
@@ -265,30 +279,18 @@ impl ObserveInsert {
         } else {
             ("ObserveInsert", "messages")
         };
-        Ok(Arc::new(ObserveInsert(InsertObserve::new(
+        Ok(Arc::new(InsertObserve::new(
             config,
             env,
             name,
             table,
             OBSERVE_INSERT_CHANNELS,
             "observe",
-        )?)))
+        )?))
     }
 }
 
-impl Scenario for ObserveInsert {
-    fn prepare(self: Arc<Self>) -> BoxFuture<'static, anyhow::Result<()>> {
-        Box::pin(async move { self.0.prepare().await })
-    }
-    fn run_once(self: Arc<Self>, scheduled: Instant) -> BoxFuture<'static, ()> {
-        Box::pin(async move { self.0.run_once(scheduled).await })
-    }
-    fn primary_metric(&self) -> MetricId {
-        self.0.completed
-    }
-}
-
-pub(crate) struct ManyIntersections(InsertObserve);
+pub(crate) struct ManyIntersections;
 
 impl ManyIntersections {
     pub fn build(
@@ -296,25 +298,13 @@ impl ManyIntersections {
         env: &RunEnv,
         num_subscriptions: u32,
     ) -> anyhow::Result<Arc<dyn Scenario>> {
-        Ok(Arc::new(ManyIntersections(InsertObserve::new(
+        Ok(Arc::new(InsertObserve::new(
             config,
             env,
             "ManyIntersections",
             "messages",
             num_subscriptions,
             "intersect",
-        )?)))
-    }
-}
-
-impl Scenario for ManyIntersections {
-    fn prepare(self: Arc<Self>) -> BoxFuture<'static, anyhow::Result<()>> {
-        Box::pin(async move { self.0.prepare().await })
-    }
-    fn run_once(self: Arc<Self>, scheduled: Instant) -> BoxFuture<'static, ()> {
-        Box::pin(async move { self.0.run_once(scheduled).await })
-    }
-    fn primary_metric(&self) -> MetricId {
-        self.0.completed
+        )?))
     }
 }
