@@ -271,6 +271,33 @@ impl Checker {
         found
     }
 
+    /// A required, non-empty string field.
+    fn required_string(
+        &mut self,
+        fields: &Fields,
+        object_pos: Pos,
+        path: &str,
+        name: &str,
+        what: &str,
+    ) -> Option<String> {
+        let value = self.required(fields, object_pos, path, name, what)?;
+        self.string(value, &join(path, name))
+    }
+
+    /// A required field that must be one of `accepted`.
+    fn required_choice(
+        &mut self,
+        fields: &Fields,
+        object_pos: Pos,
+        path: &str,
+        name: &str,
+        accepted: &[&str],
+    ) -> Option<String> {
+        let what = format!("one of {}", one_of(accepted));
+        let value = self.required(fields, object_pos, path, name, &what)?;
+        self.choice(value, &join(path, name), accepted)
+    }
+
     fn choice(&mut self, value: &Spanned, path: &str, accepted: &[&str]) -> Option<String> {
         let s = self.string(value, path)?;
         if accepted.contains(&s.as_str()) {
@@ -366,9 +393,8 @@ impl Checker {
     fn workload(&mut self, doc: &Spanned) -> Option<Workload> {
         let fields = self.object(doc, "")?;
         self.reject_unknown(fields, "", TOP_FIELDS, " in the workload");
-        let name = self
-            .required(fields, doc.pos, "", "name", "the workload's name, a string")
-            .and_then(|v| self.string(v, "name"));
+        let name =
+            self.required_string(fields, doc.pos, "", "name", "the workload's name, a string");
         let scenarios = self
             .required(
                 fields,
@@ -455,24 +481,15 @@ impl Checker {
         let p = |name: &str| join(path, name);
         Some(match kind {
             "RunFunction" => {
-                let fn_path = self
-                    .required(
-                        fields,
-                        pos,
-                        path,
-                        "path",
-                        "the function path, e.g. `query_index:queryMessages`",
-                    )
-                    .and_then(|v| self.string(v, &p("path")));
+                let fn_path = self.required_string(
+                    fields,
+                    pos,
+                    path,
+                    "path",
+                    "the function path, e.g. `query_index:queryMessages`",
+                );
                 let fn_type = self
-                    .required(
-                        fields,
-                        pos,
-                        path,
-                        "fn_type",
-                        &format!("one of {}", one_of(FN_TYPES)),
-                    )
-                    .and_then(|v| self.choice(v, &p("fn_type"), FN_TYPES))
+                    .required_choice(fields, pos, path, "fn_type", FN_TYPES)
                     .map(|t| match t.as_str() {
                         "query" => FunctionType::Query,
                         "mutation" => FunctionType::Mutation,
@@ -502,24 +519,14 @@ impl Checker {
                 }
             }
             "RunHttpAction" => {
-                let http_path = self
-                    .required(
-                        fields,
-                        pos,
-                        path,
-                        "path",
-                        "the route under the site URL, e.g. `basic`",
-                    )
-                    .and_then(|v| self.string(v, &p("path")));
-                let method = self
-                    .required(
-                        fields,
-                        pos,
-                        path,
-                        "method",
-                        &format!("one of {}", one_of(HTTP_METHODS)),
-                    )
-                    .and_then(|v| self.choice(v, &p("method"), HTTP_METHODS));
+                let http_path = self.required_string(
+                    fields,
+                    pos,
+                    path,
+                    "path",
+                    "the route under the site URL, e.g. `basic`",
+                );
+                let method = self.required_choice(fields, pos, path, "method", HTTP_METHODS);
                 ScenarioSpec::RunHttpAction {
                     path: http_path?.trim_start_matches('/').to_string(),
                     method: method?,
@@ -777,15 +784,13 @@ impl Checker {
     fn threshold(&mut self, item: &Spanned, path: &str) -> Option<Threshold> {
         let fields = self.object(item, path)?;
         self.reject_unknown(fields, path, THRESHOLD_FIELDS, " in a threshold");
-        let metric = self
-            .required(
-                fields,
-                item.pos,
-                path,
-                "metric",
-                "`Scenario/name`, `Scenario/name/path` or `*`",
-            )
-            .and_then(|v| self.string(v, &join(path, "metric")));
+        let metric = self.required_string(
+            fields,
+            item.pos,
+            path,
+            "metric",
+            "`Scenario/name`, `Scenario/name/path` or `*`",
+        );
         let statistic = self
             .required(fields, item.pos, path, "statistic", STATISTICS_HELP)
             .and_then(|v| {
