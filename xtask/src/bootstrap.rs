@@ -247,6 +247,22 @@ impl Blocks {
 /// Needs this many samples and blocks on each side to give a verdict.
 const MIN_SAMPLES: u64 = 20;
 const MIN_BLOCKS: usize = 5;
+/// A percentile is judged only when each run has at least this many samples
+/// above it: with fewer, p99 of a 30-request run is simply its slowest
+/// request, and resampling blocks cannot show how much that would move if
+/// the run were repeated (a single slow request then reads as a change).
+const MIN_TAIL_SAMPLES: f64 = 5.0;
+
+impl Statistic {
+    /// Whether `samples` requests say enough about this statistic.
+    fn judgeable_with(self, samples: u64) -> bool {
+        match self.quantile() {
+            // The epsilon keeps 50 samples enough for p90 despite rounding.
+            Some(q) => samples as f64 * (1.0 - q) + 1e-9 >= MIN_TAIL_SAMPLES,
+            None => true,
+        }
+    }
+}
 
 pub fn compare(a: &Blocks, b: &Blocks, noise: f64) -> Vec<StatComparison> {
     let mut scratch = Vec::new();
@@ -289,7 +305,10 @@ pub fn compare(a: &Blocks, b: &Blocks, noise: f64) -> Vec<StatComparison> {
             let r = &mut ratios[i];
             r.sort_by(f64::total_cmp);
             let (ci_low, ci_high) = (percentile(r, 0.025), percentile(r, 0.975));
-            let verdict = if ci_low > 1.0 + noise {
+            let judgeable = statistic.judgeable_with(a.total().min(b.total()));
+            let verdict = if !judgeable {
+                Verdict::Insufficient
+            } else if ci_low > 1.0 + noise {
                 Verdict::Slower
             } else if ci_high < 1.0 - noise {
                 Verdict::Faster
@@ -316,12 +335,16 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[i]
 }
 
-/// A metric's verdict from its statistics: slower if any deciding statistic
-/// is slower, faster if any is faster and none slower.
+/// A metric's verdict from the statistics its samples can judge: slower if
+/// any deciding statistic is slower, faster if any is faster and none
+/// slower; not enough data when none can be judged.
 pub fn metric_verdict(stats: &[StatComparison]) -> Verdict {
-    let deciding = stats.iter().filter(|s| s.statistic.decides_verdict());
-    let verdicts: Vec<Verdict> = deciding.map(|s| s.verdict).collect();
-    if verdicts.contains(&Verdict::Insufficient) {
+    let verdicts: Vec<Verdict> = stats
+        .iter()
+        .filter(|s| s.statistic.decides_verdict() && s.verdict != Verdict::Insufficient)
+        .map(|s| s.verdict)
+        .collect();
+    if verdicts.is_empty() {
         Verdict::Insufficient
     } else if verdicts.contains(&Verdict::Slower) {
         Verdict::Slower
@@ -405,5 +428,41 @@ mod tests {
             metric_verdict(&compare(&a, &b, DEFAULT_NOISE)),
             Verdict::Insufficient
         );
+    }
+
+    #[test]
+    fn tail_percentiles_need_enough_samples_above_them() {
+        assert!(Statistic::P50.judgeable_with(20));
+        assert!(!Statistic::P90.judgeable_with(30));
+        assert!(Statistic::P90.judgeable_with(50));
+        assert!(!Statistic::P99.judgeable_with(30));
+        assert!(Statistic::P99.judgeable_with(500));
+        assert!(Statistic::Mean.judgeable_with(20));
+    }
+
+    /// Like the e2e smoke runs: 5 requests/s for 6 s, so p99 is just the
+    /// slowest request. p50 and the mean still decide; p99 is not judged.
+    #[test]
+    fn a_thirty_request_metric_is_judged_on_its_median_and_mean_only() {
+        let short = |seed: u64, factor: f64| {
+            let mut run = SyntheticRun::smoke(seed).with_factor("mutation", factor);
+            run.duration_secs = 6;
+            for m in &mut run.metrics {
+                m.rate = 5.0;
+            }
+            blocks(&run, "mutation")
+        };
+        let a = short(20, 1.0);
+        // 30 samples of a wide distribution only show a large change.
+        let slower = compare(&a, &short(21, 2.5), DEFAULT_NOISE);
+        let p99 = slower
+            .iter()
+            .find(|s| s.statistic == Statistic::P99)
+            .unwrap();
+        assert_eq!(p99.verdict, Verdict::Insufficient);
+        assert_eq!(slower[0].verdict, Verdict::Slower, "{:?}", slower[0]);
+        assert_eq!(metric_verdict(&slower), Verdict::Slower);
+        let same = compare(&a, &short(22, 1.0), DEFAULT_NOISE);
+        assert_ne!(metric_verdict(&same), Verdict::Slower, "{same:?}");
     }
 }
