@@ -85,12 +85,13 @@ pub fn run(sh: &Shell, args: &PerfArgs) -> anyhow::Result<()> {
     }
 
     let echo_per_sec = number(&protocol, "bare_echo_per_sec")?;
-    let added_us = number(&protocol, "ours_added_latency_us")?;
-    let idle_echo_us = number(&protocol["idle_latency"], "bare_p50_us")?;
-    let idle_ours_us = number(&protocol["idle_latency"], "ours_p50_us")?;
-    let idle_rounds = number(&protocol["idle_latency"], "rounds")?;
-    let idle_min_us = number(&protocol["idle_latency"], "added_min_us")?;
-    let idle_max_us = number(&protocol["idle_latency"], "added_max_us")?;
+    let idle = &protocol["idle_latency"];
+    let added_us = number(idle, "added_us")?;
+    let idle_echo_us = number(idle, "bare_p50_us")?;
+    let idle_ours_us = number(idle, "ours_p50_us")?;
+    let idle_rounds = number(idle, "rounds")?;
+    let idle_min_us = number(idle, "added_min_us")?;
+    let idle_max_us = number(idle, "added_max_us")?;
     let shared_echo_us = number(&protocol, "bare_echo_shared_runtime_p50_us")?;
     let lag_p50 = number(&lag, "p50_us")?;
     let lag_p99 = number(&lag, "p99_us")?;

@@ -689,8 +689,6 @@ async fn main() {
             "bare_echo_per_sec": bare_tp,
             "bare_echo_p50_us": bare.p50_us,
             "bare_echo_shared_runtime_p50_us": bare_shared.p50_us,
-            "ours_idle_p50_us": idle.ours_p50_us,
-            "ours_added_latency_us": idle.added_us,
             "idle_latency": &idle,
             "official_added_latency_us": official_seq.p50_us - bare.p50_us,
         });
