@@ -443,10 +443,21 @@ impl Checker {
             self.problem(value.pos, "scenarios", "must list at least one scenario");
             return None;
         }
-        let parsed: Vec<_> = items
+        self.each(items, "scenarios", Self::scenario)
+    }
+
+    /// Parses every item of an array (so each one's problems are reported),
+    /// then yields them all, or `None` when any failed.
+    fn each<T>(
+        &mut self,
+        items: &[Spanned],
+        path: &str,
+        mut parse: impl FnMut(&mut Self, &Spanned, &str) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        let parsed: Vec<Option<T>> = items
             .iter()
             .enumerate()
-            .map(|(i, item)| self.scenario(item, &format!("scenarios[{i}]")))
+            .map(|(i, item)| parse(self, item, &format!("{path}[{i}]")))
             .collect();
         parsed.into_iter().collect()
     }
@@ -691,43 +702,39 @@ impl Checker {
             );
             return None;
         };
-        let parsed: Vec<Option<Stage>> = items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let path = format!("{path}[{i}]");
-                let fields = self.object(item, &path)?;
-                self.reject_unknown(fields, &path, STAGE_FIELDS, " in a stage");
-                let duration = self
-                    .required(fields, item.pos, &path, "duration_secs", "seconds > 0")
-                    .and_then(|v| self.positive_number(v, &join(&path, "duration_secs")));
-                let rate = self
-                    .required(
-                        fields,
-                        item.pos,
-                        &path,
-                        "rate",
-                        "the rate reached at the stage's end, >= 0",
-                    )
-                    .and_then(|v| {
-                        let r = self.number(v, &join(&path, "rate"))?;
-                        if r < 0.0 {
-                            self.problem(
-                                v.pos,
-                                join(&path, "rate"),
-                                format!("must be 0 or more, found {r}"),
-                            );
-                            return None;
-                        }
-                        Some(r)
-                    });
-                Some(Stage {
-                    duration: Duration::from_secs_f64(duration?),
-                    target_rate: rate?,
-                })
-            })
-            .collect();
-        parsed.into_iter().collect()
+        self.each(items, path, Self::stage)
+    }
+
+    fn stage(&mut self, item: &Spanned, path: &str) -> Option<Stage> {
+        let fields = self.object(item, path)?;
+        self.reject_unknown(fields, path, STAGE_FIELDS, " in a stage");
+        let duration = self
+            .required(fields, item.pos, path, "duration_secs", "seconds > 0")
+            .and_then(|v| self.positive_number(v, &join(path, "duration_secs")));
+        let rate = self
+            .required(
+                fields,
+                item.pos,
+                path,
+                "rate",
+                "the rate reached at the stage's end, >= 0",
+            )
+            .and_then(|v| {
+                let r = self.number(v, &join(path, "rate"))?;
+                if r < 0.0 {
+                    self.problem(
+                        v.pos,
+                        join(path, "rate"),
+                        format!("must be 0 or more, found {r}"),
+                    );
+                    return None;
+                }
+                Some(r)
+            });
+        Some(Stage {
+            duration: Duration::from_secs_f64(duration?),
+            target_rate: rate?,
+        })
     }
 
     fn options(
@@ -773,12 +780,7 @@ impl Checker {
             );
             return None;
         };
-        let parsed: Vec<Option<Threshold>> = items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| self.threshold(item, &format!("thresholds[{i}]")))
-            .collect();
-        parsed.into_iter().collect()
+        self.each(items, "thresholds", Self::threshold)
     }
 
     fn threshold(&mut self, item: &Spanned, path: &str) -> Option<Threshold> {
